@@ -1,0 +1,93 @@
+"""Every error under /api answers as application/problem+json; pages get an HTML error page."""
+from __future__ import annotations
+
+from apiflask import HTTPError
+from flask import current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.errors import ServiceError, ValidationFailed
+from app.extensions import db
+
+PROBLEM_TYPES = {422: "validation-error", 401: "unauthorized", 403: "forbidden", 404: "not-found", 409: "conflict", 429: "rate-limited"}
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/") and not request.path.startswith("/api/docs")
+
+
+def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
+    """apiflask nests errors by location and field; flatten to {"prices.0.amount": [...]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                out[name] = list(value)
+            else:
+                out.update(_flatten(value, name))
+    elif isinstance(detail, list):
+        out[prefix or "_"] = [str(v) for v in detail]
+    return out
+
+
+def problem(status: int, title: str, detail: str | None = None, errors: dict | None = None, headers=None):
+    body = {
+        "type": f"/api/problems/{PROBLEM_TYPES.get(status, 'error')}",
+        "title": title,
+        "status": status,
+        "detail": detail or title,
+    }
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    for key, value in dict(headers or {}).items():
+        if key.lower() != "content-type":
+            response.headers[key] = value
+    return response
+
+
+def _html_error(status: int, title: str, detail: str | None = None):
+    return render_template("errors.html", status=status, title=title, detail=detail), status
+
+
+def register_error_handlers(app) -> None:
+    @app.error_processor
+    def _apiflask_error(error: HTTPError):
+        # apiflask's own errors: request validation (detail holds {location: {field: [...]}}) and auth
+        errors = None
+        if error.status_code == 422 and isinstance(error.detail, dict):
+            errors = {}
+            for location_errors in error.detail.values():
+                errors.update(_flatten(location_errors))
+        detail = "Some fields are not valid." if errors else (error.detail if isinstance(error.detail, str) and error.detail else None)
+        return problem(error.status_code, error.message or "Error", detail, errors, error.headers)
+
+    @app.errorhandler(ServiceError)
+    def _service_error(error: ServiceError):
+        db.session.rollback()
+        if is_api_request():
+            errors = error.errors if isinstance(error, ValidationFailed) else None
+            title = {422: "Unprocessable Content", 403: "Forbidden", 404: "Not Found", 409: "Conflict"}.get(
+                error.status_code, "Bad Request"
+            )
+            return problem(error.status_code, title, error.message, errors)
+        return _html_error(error.status_code, error.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        if is_api_request():
+            return problem(error.code or 500, error.name, error.description, headers=error.get_headers())
+        response = _html_error(error.code or 500, error.name, error.description)
+        return response[0], response[1], {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        if isinstance(error, HTTPException):
+            return _http_error(error)
+        current_app.logger.exception("unhandled error")
+        db.session.rollback()
+        if is_api_request():
+            return problem(500, "Internal Server Error", "Something went wrong on our side.")
+        return _html_error(500, InternalServerError.name)

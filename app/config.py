@@ -1,0 +1,104 @@
+"""Settings read from ENCORE_* environment variables, with safe defaults for development."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENVIRONMENTS = ("development", "production", "testing")
+MIN_SECRET_KEY_BYTES = 32
+DEV_SECRET_KEY = "encore-development-key-not-for-production-use!"
+
+
+class ConfigError(RuntimeError):
+    """The app refuses to start: the message says which setting is wrong and why."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _bool(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def default_instance_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "instance"
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Build the Flask config from the environment, then apply explicit overrides (tests)."""
+    overrides = dict(overrides or {})
+    env = overrides.pop("ENCORE_ENV", None) or _env("ENCORE_ENV", "development")
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"ENCORE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}.")
+    instance_path = Path(
+        overrides.pop("ENCORE_INSTANCE_PATH", None)
+        or _env("ENCORE_INSTANCE_PATH")
+        or default_instance_path()
+    ).resolve()
+    database_url = _env("ENCORE_DATABASE_URL") or f"sqlite:///{instance_path / 'encore.sqlite'}"
+    broker_url = _env("ENCORE_BROKER_URL") or f"sqla+sqlite:///{instance_path / 'celery-broker.sqlite'}"
+    secret_key = _env("ENCORE_SECRET_KEY")
+    if secret_key is None and env != "production":
+        secret_key = DEV_SECRET_KEY
+    production = env == "production"
+
+    config = {
+        "ENCORE_ENV": env,
+        "ENCORE_INSTANCE_PATH": str(instance_path),
+        "SECRET_KEY": secret_key,
+        "DEBUG": _bool(_env("ENCORE_DEBUG")),
+        "TESTING": env == "testing",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "CELERY": {
+            "broker_url": broker_url,
+            "result_backend": _env("ENCORE_RESULT_BACKEND")
+            or (broker_url if broker_url.startswith("redis") else f"db+sqlite:///{instance_path / 'celery-results.sqlite'}"),
+            "task_serializer": "json",
+            "result_serializer": "json",
+            "accept_content": ["json"],
+            "task_ignore_result": True,
+            "broker_connection_retry_on_startup": True,
+            "task_always_eager": False,
+        },
+        "ENCORE_DEFAULT_CURRENCY": (_env("ENCORE_DEFAULT_CURRENCY", "CNY") or "CNY").upper(),
+        "ENCORE_STORAGE_PATH": str(instance_path / "files"),
+        "ENCORE_OUTBOX_PATH": str(instance_path / "outbox"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "RATELIMIT_STORAGE_URI": _env("ENCORE_RATELIMIT_STORAGE_URL", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "ENCORE_LOCALES": ["zh_CN", "en"],
+        "ENCORE_LISTINGS_PER_PAGE": 12,
+    }
+    config.update(overrides)
+    check_config(config)
+    return config
+
+
+def check_config(config: dict) -> None:
+    """Refuse a production configuration that would be unsafe to serve."""
+    if config["ENCORE_ENV"] != "production":
+        return
+    key = config.get("SECRET_KEY")
+    if not key:
+        raise ConfigError("ENCORE_SECRET_KEY is not set: production needs a random secret key of at least 32 bytes.")
+    if len(key.encode()) < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(
+            f"ENCORE_SECRET_KEY is {len(key.encode())} bytes long: production needs at least {MIN_SECRET_KEY_BYTES}."
+        )
+    if key == DEV_SECRET_KEY:
+        raise ConfigError("ENCORE_SECRET_KEY is the development key: set a random one for production.")
+    if config.get("DEBUG"):
+        raise ConfigError("ENCORE_DEBUG is on: debug mode must be off in production.")

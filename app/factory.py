@@ -1,0 +1,78 @@
+"""The application factory: config, extensions, the modules to load, CLI and error pages."""
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+
+from apiflask import APIFlask
+
+from app import extensions
+from app.config import load_config
+from app.db import render_migration_item
+
+#: each module exposes init_app(app); product kinds register themselves from theirs
+MODULES = (
+    "app.web",
+    "app.accounts",
+    "app.liverooms",
+    "app.api",
+    "marketplace.catalog",
+    "marketplace.merch",
+    "stickers",
+    "courses",
+    "licensing",
+)
+
+WEB_DIR = Path(__file__).parent / "web"
+
+
+def create_app(config: dict | None = None) -> APIFlask:
+    settings = load_config(config)
+    instance_path = Path(settings["ENCORE_INSTANCE_PATH"])
+    app = APIFlask(
+        "encore",
+        title="Encore API",
+        version="1",
+        spec_path="/api/v1/openapi.json",
+        docs_path="/api/docs",
+        docs_ui="swagger-ui",
+        json_errors=False,
+        instance_path=str(instance_path),
+        instance_relative_config=False,
+        template_folder=str(WEB_DIR / "templates"),
+        static_folder=str(WEB_DIR / "static"),
+        static_url_path="/static",
+    )
+    app.config.from_mapping(settings)
+    app.debug = bool(settings["DEBUG"])
+    instance_path.mkdir(parents=True, exist_ok=True)
+    if app.config["ENCORE_ENV"] == "production":
+        logging.basicConfig(level=logging.INFO)
+
+    extensions.db.init_app(app)
+    extensions.migrate.init_app(
+        app,
+        extensions.db,
+        directory=str(Path(__file__).parent.parent / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+        render_item=render_migration_item,
+    )
+    extensions.login_manager.init_app(app)
+    extensions.csrf.init_app(app)
+    extensions.limiter.init_app(app)
+
+    from app import i18n, storage, tasks
+
+    i18n.init_app(app)
+    storage.init_app(app)
+    tasks.init_celery(app)
+
+    for name in MODULES:
+        importlib.import_module(name).init_app(app)
+
+    from app.cli import register_commands
+
+    register_commands(app)
+    return app

@@ -1,0 +1,49 @@
+"""Languages: locale choice and the template helpers that format money and dates per locale."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import current_app, has_request_context, request, session
+from flask_babel import format_datetime, get_locale
+from flask_login import current_user
+
+from app.extensions import babel
+from app.money import Money
+
+LANGUAGE_NAMES = {"zh_CN": "简体中文", "en": "English"}
+
+
+def select_locale() -> str:
+    locales = current_app.config["ENCORE_LOCALES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if current_user and current_user.is_authenticated and current_user.locale in locales:
+        return current_user.locale
+    chosen = session.get("locale")
+    if chosen in locales:
+        return chosen
+    if request.accept_languages:
+        best = request.accept_languages.best_match(locales + ["zh", "zh-CN", "en-US"])
+        if best and best.lower().startswith("zh"):
+            return "zh_CN"
+        if best and best.lower().startswith("en"):
+            return "en"
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def format_money(value: Money | None) -> str:
+    if value is None:
+        return ""
+    return value.format(str(get_locale() or "en"))
+
+
+def init_app(app) -> None:
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(Path(__file__).parent / "translations"),
+    )
+    app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
+    app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    app.jinja_env.globals["current_locale"] = lambda: str(get_locale())

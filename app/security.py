@@ -1,0 +1,47 @@
+"""Password hashing (argon2id), API token secrets, and the permission checks shared by pages and API."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from app.errors import PermissionDenied
+
+_hasher = PasswordHasher()  # argon2id with the library's recommended parameters
+TOKEN_PREFIX = "enc_"
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+# A fixed hash to verify against when the account does not exist, so timing does not reveal it.
+DUMMY_PASSWORD_HASH = _hasher.hash("not-a-real-password")
+
+
+def new_api_token_secret() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def digest_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def require(condition: bool, message: str = "You are not allowed to do this.") -> None:
+    if not condition:
+        raise PermissionDenied(message)

@@ -1,0 +1,53 @@
+"""Pages and endpoints that belong to no domain."""
+from __future__ import annotations
+
+import mimetypes
+
+from flask import Blueprint, abort, current_app, jsonify, redirect, request, send_file, session, url_for
+from flask_login import current_user
+from sqlalchemy import text
+
+from app.extensions import csrf, db
+from app.storage import get_storage, is_valid_key
+from app.tasks import broker_status
+
+bp = Blueprint("web", __name__)
+
+
+@bp.get("/media/<path:key>")
+def media(key: str):
+    storage = get_storage()
+    if not is_valid_key(key) or not storage.exists(key):
+        abort(404)
+    response = send_file(storage.open(key), mimetype=mimetypes.guess_type(key)[0] or "application/octet-stream")
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"  # keys are never reused
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.post("/language")
+def set_language():
+    locale = request.form.get("locale", "")
+    if locale in current_app.config["ENCORE_LOCALES"]:
+        session["locale"] = locale
+        if current_user.is_authenticated:
+            current_user.locale = locale
+            db.session.commit()
+    target = request.form.get("next") or url_for("catalog.home")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("catalog.home")
+    return redirect(target)
+
+
+@bp.get("/healthz")
+@csrf.exempt
+def healthz():
+    try:
+        db.session.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception as exc:  # the probe reports, it does not raise
+        db.session.rollback()
+        database = f"unavailable: {type(exc).__name__}"
+    broker = broker_status(current_app)
+    status = 200 if database == "ok" else 503
+    return jsonify({"status": "ok" if status == 200 else "unavailable", "database": database, "broker": broker}), status

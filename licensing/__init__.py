@@ -1,0 +1,14 @@
+"""Licensable studio setups."""
+from flask_babel import lazy_gettext as _l
+
+from marketplace import kinds
+
+STUDIO_SETUP = kinds.ProductKind(
+    code="studio_setup",
+    label=_l("Studio setup"),
+    blurb=_l("The look and kit of a stream room, licensed to brands"),
+)
+
+
+def init_app(app) -> None:
+    kinds.register(STUDIO_SETUP)

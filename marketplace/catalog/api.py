@@ -1,0 +1,3 @@
+from apiflask import APIBlueprint
+
+bp = APIBlueprint("catalog_api", __name__, url_prefix="/api/v1", tag="Listings")

@@ -1,0 +1,109 @@
+"""Test fixtures: one app per session on a real database (SQLite by default, PostgreSQL in CI),
+tables emptied after every test, and factories that build real rows through the services."""
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+from sqlalchemy import text
+
+from app.extensions import db, limiter
+from app.factory import create_app
+
+from tests import factories
+
+TEST_DATABASE_URL = os.environ.get("ENCORE_TEST_DATABASE_URL")
+TEST_BROKER_URL = os.environ.get("ENCORE_TEST_BROKER_URL")
+ON_POSTGRES = bool(TEST_DATABASE_URL and TEST_DATABASE_URL.startswith("postgresql"))
+
+
+def _normalise_pg_url(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_network(monkeypatch):
+    """Block connections that leave this machine; loopback (PostgreSQL, Redis, live servers) stays open."""
+    real_connect = socket.socket.connect
+
+    def guarded_connect(sock, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")):
+            raise RuntimeError(f"tests may not reach {address!r}")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    instance = tmp_path_factory.mktemp("instance")
+    database_url = _normalise_pg_url(TEST_DATABASE_URL) if TEST_DATABASE_URL else f"sqlite:///{instance / 'test.sqlite'}"
+    celery = {
+        "broker_url": TEST_BROKER_URL or "memory://",
+        "result_backend": None,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        "task_always_eager": True,
+        "task_eager_propagates": True,
+        "broker_connection_retry_on_startup": False,
+    }
+    app = create_app(
+        {
+            "ENCORE_ENV": "testing",
+            "ENCORE_INSTANCE_PATH": str(instance),
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "CELERY": celery,
+            "WTF_CSRF_ENABLED": False,
+            "SERVER_NAME": None,
+        }
+    )
+    app.extensions["celery"].conf.update(celery)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _empty_tables() -> None:
+    tables = list(reversed(db.metadata.sorted_tables))
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture(autouse=True)
+def app_context(app):
+    """Every test runs inside an app context and starts from empty tables."""
+    with app.app_context():
+        yield
+        db.session.rollback()
+        db.session.remove()
+        _empty_tables()
+    app.config["WTF_CSRF_ENABLED"] = False
+    limiter.reset()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make(app):
+    """The factories, e.g. make.streamer(handle="mia"), make.listing(owner, status="published")."""
+    return factories
