@@ -81,6 +81,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "BABEL_DEFAULT_TIMEZONE": "UTC",
         "ENCORE_LOCALES": ["zh_CN", "en"],
         "ENCORE_LISTINGS_PER_PAGE": 12,
+        #: argon2id cost; None keeps argon2-cffi's recommended defaults. Tests use cheap parameters.
+        "PASSWORD_HASH_PARAMS": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1} if env == "testing" else None,
     }
     config.update(overrides)
     check_config(config)

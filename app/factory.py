@@ -10,6 +10,7 @@ from apiflask import APIFlask
 from app import extensions
 from app.config import load_config
 from app.db import render_migration_item
+from app.security import configure_password_hasher
 
 #: each module exposes init_app(app); product kinds register themselves from theirs
 MODULES = (
@@ -50,6 +51,7 @@ def create_app(config: dict | None = None) -> APIFlask:
     if app.config["ENCORE_ENV"] == "production":
         logging.basicConfig(level=logging.INFO)
 
+    configure_password_hasher(app.config["PASSWORD_HASH_PARAMS"])
     extensions.db.init_app(app)
     extensions.migrate.init_app(
         app,

@@ -30,8 +30,22 @@ def password_needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 
 
-# A fixed hash to verify against when the account does not exist, so timing does not reveal it.
-DUMMY_PASSWORD_HASH = _hasher.hash("not-a-real-password")
+def configure_password_hasher(params: dict | None) -> None:
+    """Swap the argon2id cost parameters (the test suite uses cheap ones; production keeps the defaults)."""
+    global _hasher, _dummy_hash
+    _hasher = PasswordHasher(**params) if params else PasswordHasher()
+    _dummy_hash = None
+
+
+_dummy_hash: str | None = None
+
+
+def verify_against_dummy(password: str) -> None:
+    """Spend the time a real check takes when the account does not exist, so timing does not reveal it."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("not-a-real-password")
+    verify_password(_dummy_hash, password)
 
 
 def new_api_token_secret() -> str:

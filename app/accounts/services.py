@@ -10,13 +10,13 @@ from app.errors import Errors, NotFound, ValidationFailed
 from app.extensions import db
 from app.images import ImageRejected, avatar_rendition
 from app.security import (
-    DUMMY_PASSWORD_HASH,
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     digest_token,
     hash_password,
     new_api_token_secret,
     password_needs_rehash,
+    verify_against_dummy,
     verify_password,
 )
 from app.storage import Storage, new_key
@@ -57,7 +57,7 @@ def authenticate(email, password) -> User | None:
     """The active user with these credentials, or None; upgrades an outdated hash."""
     user = find_user_by_email(email) if isinstance(email, str) else None
     if user is None or not isinstance(password, str):
-        verify_password(DUMMY_PASSWORD_HASH, password if isinstance(password, str) else "")
+        verify_against_dummy(password if isinstance(password, str) else "")
         return None
     if not verify_password(user.password_hash, password) or not user.is_active_account:
         return None
