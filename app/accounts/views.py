@@ -1,3 +1,293 @@
-from flask import Blueprint
+"""Account pages: register, log in, log out, and the settings page with one form (and endpoint) per section."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.accounts import services
+from app.accounts.forms import (
+    ApiTokenForm,
+    AvatarForm,
+    BecomeStreamerForm,
+    ConfirmForm,
+    CreatorProfileForm,
+    LoginForm,
+    PasswordChangeForm,
+    ProfileForm,
+    RegisterForm,
+    apply_errors,
+)
+from app.errors import NotFound, ValidationFailed
+from app.extensions import db, limiter
+from app.storage import get_storage
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
+
+#: session key holding a just-created API token secret until the next settings page shows it
+NEW_TOKEN_KEY = "accounts.new_api_token"
+LOGIN_LIMIT = "10 per minute"
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None (no open redirects)."""
+    if not target or not isinstance(target, str):
+        return None
+    target = target.strip()
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _login_email_key() -> str:
+    """The per-account login limit is keyed by the submitted email, lower-cased."""
+    return (request.form.get("email") or "").strip().lower()
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("catalog.home"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = services.register_user(
+                form.email.data, form.password.data, form.display_name.data, locale=session.get("locale")
+            )
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            login_user(user)
+            flash(_("Welcome to Encore, %(name)s!", name=user.display_name), "success")
+            return redirect(safe_next(request.args.get("next")) or url_for("catalog.home"))
+    status = 422 if form.errors else 200
+    return render_template("accounts/register.html", form=form), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(LOGIN_LIMIT, methods=["POST"], key_func=get_remote_address, scope="login-ip")
+@limiter.limit(LOGIN_LIMIT, methods=["POST"], key_func=_login_email_key, scope="login-account")
+def login():
+    form = LoginForm()
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(safe_next(request.args.get("next")) or url_for("catalog.home"))
+        form.next.data = safe_next(request.args.get("next")) or ""
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is None:
+            db.session.rollback()
+            form.form_errors.append(_("The email or password is not correct."))
+        else:
+            db.session.commit()  # an outdated password hash may have been upgraded
+            login_user(user)
+            flash(_("Welcome back, %(name)s.", name=user.display_name), "success")
+            target = safe_next(form.next.data) or safe_next(request.args.get("next"))
+            return redirect(target or url_for("catalog.home"))
+    status = 422 if form.errors else 200
+    return render_template("accounts/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    if current_user.is_authenticated:
+        logout_user()
+        session.pop(NEW_TOKEN_KEY, None)
+        flash(_("You have been logged out."), "info")
+    return redirect(url_for("catalog.home"))
+
+
+# ---------- settings ----------
+
+
+def _forms(user) -> dict:
+    """A fresh form for every settings section; the handler of a failed POST replaces its own."""
+    forms = {
+        "profile_form": ProfileForm(
+            prefix="profile", formdata=None, data={"display_name": user.display_name, "locale": user.locale or ""}
+        ),
+        "password_form": PasswordChangeForm(prefix="password", formdata=None),
+        "token_form": ApiTokenForm(prefix="token", formdata=None),
+        "confirm_form": ConfirmForm(formdata=None),
+    }
+    profile = user.creator_profile
+    if profile is None:
+        forms["streamer_form"] = BecomeStreamerForm(prefix="streamer", formdata=None, data={"display_name": user.display_name})
+    else:
+        forms["creator_form"] = CreatorProfileForm(
+            prefix="creator", formdata=None, data={"display_name": profile.display_name, "bio": profile.bio}
+        )
+        forms["avatar_form"] = AvatarForm(prefix="avatar", formdata=None)
+    return forms
+
+
+def _render_settings(status: int = 200, **bound_forms):
+    user = current_user._get_current_object()
+    forms = _forms(user)
+    forms.update(bound_forms)
+    new_token = session.pop(NEW_TOKEN_KEY, None)
+    response = current_app.make_response(
+        (
+            render_template(
+                "accounts/settings.html",
+                user=user,
+                profile=user.creator_profile,
+                memberships=user.memberships,
+                tokens=services.list_api_tokens(user),
+                new_token=new_token,
+                **forms,
+            ),
+            status,
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/settings")
+@login_required
+def settings():
+    return _render_settings()
+
+
+@bp.post("/settings/profile")
+@login_required
+def settings_profile():
+    form = ProfileForm(prefix="profile")
+    if form.validate_on_submit():
+        try:
+            services.update_user(
+                current_user, form.display_name.data, form.locale.data, tuple(current_app.config["ENCORE_LOCALES"])
+            )
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            if current_user.locale:
+                session["locale"] = current_user.locale
+            flash(_("Your profile has been saved."), "success")
+            return redirect(url_for("accounts.settings") + "#profile")
+    return _render_settings(422, profile_form=form)
+
+
+@bp.post("/settings/password")
+@login_required
+def settings_password():
+    form = PasswordChangeForm(prefix="password")
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            services.change_password(user, form.current_password.data, form.new_password.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            login_user(user)  # this session carries the new session version; the others stop working
+            flash(_("Your password has been changed. Your other sessions have been signed out."), "success")
+            return redirect(url_for("accounts.settings") + "#password")
+    return _render_settings(422, password_form=form)
+
+
+@bp.post("/settings/streamer")
+@login_required
+def settings_become_streamer():
+    if current_user.creator_profile is not None:
+        return redirect(url_for("accounts.settings") + "#streamer")
+    form = BecomeStreamerForm(prefix="streamer")
+    if form.validate_on_submit():
+        try:
+            profile = services.become_streamer(current_user, form.handle.data, form.display_name.data, form.bio.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("You are now a streamer: your storefront is @%(handle)s.", handle=profile.handle), "success")
+            return redirect(url_for("accounts.settings") + "#streamer")
+    return _render_settings(422, streamer_form=form)
+
+
+def _own_profile():
+    profile = current_user.creator_profile
+    if profile is None:
+        abort(403, description=_("Become a streamer first."))
+    return profile
+
+
+@bp.post("/settings/creator")
+@login_required
+def settings_creator():
+    profile = _own_profile()
+    form = CreatorProfileForm(prefix="creator")
+    if form.validate_on_submit():
+        try:
+            services.update_creator_profile(profile, form.display_name.data, form.bio.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Your streamer profile has been saved."), "success")
+            return redirect(url_for("accounts.settings") + "#streamer")
+    return _render_settings(422, creator_form=form)
+
+
+@bp.post("/settings/avatar")
+@login_required
+def settings_avatar():
+    profile = _own_profile()
+    form = AvatarForm(prefix="avatar")
+    if form.validate_on_submit():
+        try:
+            services.set_avatar(profile, form.avatar.data.read(), get_storage())
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Your avatar has been updated."), "success")
+            return redirect(url_for("accounts.settings") + "#streamer")
+    return _render_settings(422, avatar_form=form)
+
+
+@bp.post("/settings/tokens")
+@login_required
+def settings_create_token():
+    form = ApiTokenForm(prefix="token")
+    if form.validate_on_submit():
+        try:
+            _token, secret = services.create_api_token(current_user, form.name.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            session[NEW_TOKEN_KEY] = secret  # shown once by the next settings page, then dropped
+            return redirect(url_for("accounts.settings") + "#tokens")
+    return _render_settings(422, token_form=form)
+
+
+@bp.post("/settings/tokens/<int:token_id>/revoke")
+@login_required
+def settings_revoke_token(token_id: int):
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        services.revoke_api_token(current_user, token_id)
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    db.session.commit()
+    flash(_("The token has been revoked; programs using it can no longer sign in."), "success")
+    return redirect(url_for("accounts.settings") + "#tokens")
