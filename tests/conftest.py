@@ -6,6 +6,8 @@ import os
 import socket
 
 import pytest
+from flask import g
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app.extensions import db, limiter
@@ -36,6 +38,19 @@ def _no_outside_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
 
 
+class FreshRequestClient(FlaskClient):
+    """A test client whose requests do not inherit `g` from the test's app context.
+
+    Tests keep one app context open, which every request reuses; without this, Flask-Login's cached
+    `g._login_user` from one request (or another client) would decide who the next request's user is.
+    """
+
+    def open(self, *args, **kwargs):
+        for name in list(g):
+            g.pop(name, None)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     instance = tmp_path_factory.mktemp("instance")
@@ -62,6 +77,7 @@ def app(tmp_path_factory):
         }
     )
     app.extensions["celery"].conf.update(celery)
+    app.test_client_class = FreshRequestClient
     with app.app_context():
         db.drop_all()
         db.create_all()
