@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from babel import Locale
 from flask import current_app, has_request_context, request, session
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
@@ -31,6 +32,17 @@ def select_locale() -> str:
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+def current_locale() -> str:
+    """The active locale as configured ("zh_CN"), not Babel's expanded form ("zh_Hans_CN")."""
+    locale = get_locale()
+    if locale is None:
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    for code in current_app.config["ENCORE_LOCALES"]:
+        if Locale.parse(code) == locale:
+            return code
+    return str(locale)
+
+
 def format_money(value: Money | None) -> str:
     if value is None:
         return ""
@@ -46,4 +58,4 @@ def init_app(app) -> None:
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
     app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
-    app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
+    app.jinja_env.globals["current_locale"] = current_locale
