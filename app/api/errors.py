@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from app.errors import ServiceError, ValidationFailed
 from app.extensions import db
 
-PROBLEM_TYPES = {422: "validation-error", 401: "unauthorized", 403: "forbidden", 404: "not-found", 409: "conflict", 429: "rate-limited"}
+PROBLEM_TYPES = {400: "bad-request", 413: "payload-too-large", 422: "validation-error", 401: "unauthorized", 403: "forbidden", 404: "not-found", 409: "conflict", 429: "rate-limited"}
 
 
 def is_api_request() -> bool:
@@ -20,7 +20,8 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
+            # marshmallow reports a wrong type for a whole object under "_schema": name the object itself
+            name = prefix if key == "_schema" and prefix else (f"{prefix}.{key}" if prefix else str(key))
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 out[name] = list(value)
             else:
@@ -78,7 +79,12 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         if is_api_request():
-            return problem(error.code or 500, error.name, error.description, headers=error.get_headers())
+            # webargs attaches {"json": ["Invalid JSON body."]} to the 400 for a body that does not parse
+            messages = getattr(error, "data", None) or {}
+            messages = messages.get("messages") if isinstance(messages, dict) else None
+            errors = _flatten(messages) if isinstance(messages, dict) else None
+            detail = "; ".join(m for msgs in errors.values() for m in msgs) if errors else error.description
+            return problem(error.code or 500, error.name, detail, errors, headers=error.get_headers())
         response = _html_error(error.code or 500, error.name, error.description)
         return response[0], response[1], {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
 
