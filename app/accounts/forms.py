@@ -10,17 +10,23 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from app.errors import ValidationFailed
 from app.i18n import LANGUAGE_NAMES
-from app.security import MAX_PASSWORD_LENGTH
+from app.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 _required = DataRequired(message=_l("This field is required."))
+_email = Email(message=_l("Enter a valid email address."), check_deliverability=False)
+#: the same bounds as the service, checked here too so every bad field is named in one answer
+_password_length = [
+    Length(min=MIN_PASSWORD_LENGTH, message=_l("Use at least %(min)d characters.")),
+    Length(max=MAX_PASSWORD_LENGTH, message=_l("Must be at most %(max)d characters.")),
+]
 
 
 class RegisterForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[_required], render_kw={"autocomplete": "email"})
+    email = EmailField(_l("Email"), validators=[_required, _email], render_kw={"autocomplete": "email"})
     display_name = StringField(
         _l("Display name"),
         validators=[_required, Length(max=80)],
@@ -29,7 +35,7 @@ class RegisterForm(FlaskForm):
     )
     password = PasswordField(
         _l("Password"),
-        validators=[_required, Length(max=MAX_PASSWORD_LENGTH)],
+        validators=[_required, *_password_length],
         description=_l("At least 8 characters."),
         render_kw={"autocomplete": "new-password"},
     )
@@ -61,7 +67,7 @@ class PasswordChangeForm(FlaskForm):
     )
     new_password = PasswordField(
         _l("New password"),
-        validators=[_required, Length(max=MAX_PASSWORD_LENGTH)],
+        validators=[_required, *_password_length],
         description=_l("At least 8 characters. Your other sessions will be signed out."),
         render_kw={"autocomplete": "new-password"},
     )
@@ -90,7 +96,7 @@ class CreatorProfileForm(FlaskForm):
 
 class AvatarForm(FlaskForm):
     avatar = FileField(
-        _l("Avatar"),
+        _l("New image"),
         validators=[FileRequired(message=_l("Choose an image to upload."))],
         description=_l("A PNG, JPEG, WebP or GIF image; it is cropped to a square."),
         render_kw={"accept": "image/png,image/jpeg,image/webp,image/gif"},
