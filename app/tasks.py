@@ -4,16 +4,22 @@ from __future__ import annotations
 from celery import Celery, Task
 from flask import Flask
 
-celery_app = Celery("encore")
+
+class FlaskTask(Task):
+    """Runs inside an app context of the Flask app bound last by init_celery (looked up at call time,
+    so a task created before a second app existed still runs in the right one)."""
+
+    def __call__(self, *args, **kwargs):
+        with self.app.flask_app.app_context():
+            return self.run(*args, **kwargs)
+
+
+#: every task, however early it is created, runs through FlaskTask
+celery_app = Celery("encore", task_cls=FlaskTask)
 
 
 def init_celery(app: Flask) -> Celery:
-    class FlaskTask(Task):
-        def __call__(self, *args, **kwargs):
-            with app.app_context():
-                return self.run(*args, **kwargs)
-
-    celery_app.Task = FlaskTask
+    celery_app.flask_app = app
     celery_app.config_from_object(app.config["CELERY"])
     celery_app.set_default()
     app.extensions["celery"] = celery_app
