@@ -58,3 +58,12 @@ def test_docs_assets_include_swagger_ui_that_renders_openapi_3_1(client):
     assert "isOAS31" in bundle  # swagger-ui 5: 4.x refuses "openapi: 3.1.0" documents
     assert client.get("/api/docs/assets/../../../etc/passwd").status_code == 404
     assert client.get("/api/docs/assets/no-such-file.js").status_code == 404
+
+
+def test_every_operation_is_filed_under_a_described_tag(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+
+    described = {tag["name"] for tag in spec["tags"] if tag.get("description")}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            assert set(operation.get("tags", [])) & described, f"{method.upper()} {path}"

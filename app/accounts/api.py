@@ -11,7 +11,12 @@ from app.accounts.schemas import MeOut, TokenCreated, TokenList, TokenRequest
 from app.api import auth, current_api_user
 from app.extensions import csrf, db, limiter
 
-bp = APIBlueprint("accounts_api", __name__, url_prefix="/api/v1", tag="Accounts")
+bp = APIBlueprint(
+    "accounts_api",
+    __name__,
+    url_prefix="/api/v1",
+    tag={"name": "Accounts", "description": "API tokens and the caller's account."},
+)
 csrf.exempt(bp)  # the API authenticates with bearer tokens, never with the session cookie
 
 #: password guesses allowed per client address and, separately, per account

@@ -7,6 +7,7 @@ from urllib.parse import urljoin
 import flask_swagger_ui
 from apiflask import HTTPError, HTTPTokenAuth
 from flask import Blueprint, current_app, request, send_from_directory, url_for
+from flask_babel import gettext as _
 
 from app.accounts.services import user_for_token
 from app.extensions import db
@@ -32,14 +33,6 @@ Encore's JSON API: listings, the review workflow, live rooms and the caller's ac
 **Collections** answer `{"items": [...]}`; paginated ones add `page`, `per_page`, `total` and `pages`.
 """
 
-TAGS = [
-    {"name": "Accounts", "description": "API tokens and the caller's account."},
-    {"name": "Listings", "description": "Listings of every product kind and their review workflow."},
-    {"name": "Live rooms", "description": "Where streamers go live."},
-    {"name": "Creators", "description": "Streamers' public profiles."},
-]
-
-
 @auth.verify_token
 def _verify_token(token: str):
     user = user_for_token(token)
@@ -62,7 +55,7 @@ def optional_api_user():
     """The caller on routes open to anonymous visitors; a token that was sent but is not valid is refused."""
     user = auth.current_user
     if user is None and request.headers.get("Authorization"):
-        raise HTTPError(401, "Unauthorized", "The token is not valid or has been revoked.", headers=_challenge())
+        raise HTTPError(401, "Unauthorized", _("The token is not valid or has been revoked."), headers=_challenge())
     return user
 
 
@@ -98,7 +91,6 @@ def init_app(app) -> None:
     app.config["AUTO_OPERATION_ID"] = True
     app.config["DESCRIPTION"] = API_DESCRIPTION
     app.config["INFO"] = {"description": API_DESCRIPTION}
-    app.config["TAGS"] = TAGS
     app.config["HTTP_ERROR_SCHEMA"] = PROBLEM_SCHEMA
     app.config["VALIDATION_ERROR_SCHEMA"] = PROBLEM_SCHEMA
     app.config["VALIDATION_ERROR_DESCRIPTION"] = "Unprocessable Content"

@@ -12,7 +12,12 @@ from app.extensions import csrf, db
 from app.liverooms import services
 from app.liverooms.schemas import CreatorOut, LiveRoomIn, LiveRoomList, LiveRoomOut, LiveRoomPatch
 
-bp = APIBlueprint("liverooms_api", __name__, url_prefix="/api/v1", tag="Live rooms")
+bp = APIBlueprint(
+    "liverooms_api",
+    __name__,
+    url_prefix="/api/v1",
+    tag={"name": "Live rooms", "description": "Where streamers go live, and their public profiles."},
+)
 csrf.exempt(bp)  # the API authenticates with bearer tokens, never with the session cookie
 
 
@@ -78,13 +83,13 @@ def _creator(handle: str) -> CreatorProfile:
 
 @bp.get("/creators/<handle>")
 @bp.output(CreatorOut)
-@bp.doc(tags=["Creators"], summary="A streamer's public profile")
+@bp.doc(summary="A streamer's public profile")
 def get_creator(handle: str):
     return _creator(handle)
 
 
 @bp.get("/creators/<handle>/live-rooms")
 @bp.output(LiveRoomList)
-@bp.doc(tags=["Creators"], summary="A streamer's live rooms")
+@bp.doc(summary="A streamer's live rooms")
 def creator_live_rooms(handle: str):
     return {"items": services.rooms_of(_creator(handle))}

@@ -15,7 +15,12 @@ from marketplace.catalog import services
 from marketplace.catalog.models import Listing
 from marketplace.catalog.schemas import CoverIn, ListingIn, ListingList, ListingOut, ListingPage, ListingPatch, ListingQuery, RejectIn
 
-bp = APIBlueprint("catalog_api", __name__, url_prefix="/api/v1", tag="Listings")
+bp = APIBlueprint(
+    "catalog_api",
+    __name__,
+    url_prefix="/api/v1",
+    tag={"name": "Listings", "description": "Listings of every product kind and their review workflow."},
+)
 csrf.exempt(bp)  # the API authenticates with bearer tokens, never with the session cookie
 
 # Routes that answer one ListingOut come before those nesting it in a collection, so the OpenAPI
