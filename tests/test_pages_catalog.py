@@ -327,6 +327,7 @@ def test_price_error_is_shown_at_its_own_row(app, make):
     )
     page = text_of(response)
     assert response.status_code == 422
+    assert "Please correct the marked fields." in page
     assert 'id="prices-1-amount-errors"' in page and 'id="prices-0-amount-errors"' not in page
     assert 'value="abc"' in page and 'value="12.50"' in page
 
