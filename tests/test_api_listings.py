@@ -559,3 +559,14 @@ def test_cover_upload_while_under_review_is_409(client, make):
     listing = make.listing(mia, status="submitted")
 
     assert_problem(upload(client, listing.id, make.png_bytes(), bearer(make, mia)), 409)
+
+
+def test_cover_larger_than_the_upload_limit_is_413_problem(app, client, make, monkeypatch):
+    mia = make.streamer()
+    listing = make.listing(mia)
+    headers = bearer(make, mia)
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 10_000)
+
+    response = upload(client, listing.id, b"\0" * 20_000, headers)
+
+    assert_problem(response, 413)
