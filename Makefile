@@ -1,10 +1,18 @@
 # The README's two commands: `make run` and `make test`.
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 ENCORE := $(VENV)/bin/encore
+HOST ?= 127.0.0.1
+PORT ?= 5000
 export ENCORE_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test install install-dev worker web migrate clean
+TRANSLATIONS := app/translations
+LOCALES := zh_CN en
+SOURCE_DIRS := app marketplace stickers courses licensing
+BABEL_KEYWORDS := -k _ -k gettext -k ngettext:1,2 -k lazy_gettext -k _l -k pgettext:1c,2
+
+.PHONY: run test install install-dev worker web migrate translations bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,17 +32,42 @@ install-dev: $(VENV)/.installed-dev
 migrate: install
 	$(ENCORE) db upgrade
 
-# Migrate, load demo data once, then serve the web app and a Celery worker until Ctrl-C stops both.
+# Migrate, load demo data once, then serve the web app and a Celery worker.
+# Ctrl-C (or either process exiting) stops both.
 run: migrate
 	@if [ ! -f "$(ENCORE_INSTANCE_PATH)/.demo-loaded" ]; then \
 		$(ENCORE) seed-demo && touch "$(ENCORE_INSTANCE_PATH)/.demo-loaded"; fi
-	@trap 'kill 0' INT TERM; \
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait; exit 130' INT TERM; \
 	$(ENCORE) worker & \
-	$(ENCORE) run --host 127.0.0.1 --port 5000 & \
-	wait
+	$(ENCORE) run --host $(HOST) --port $(PORT) & \
+	wait -n; status=$$?; kill $$(jobs -p) 2>/dev/null; wait; exit $$status
+
+web: migrate
+	$(ENCORE) run --host $(HOST) --port $(PORT)
+
+worker: migrate
+	$(ENCORE) worker
 
 test: install-dev
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Extract texts to messages.pot, merge them into each locale's messages.po, compile messages.mo.
+# New texts arrive untranslated (no fuzzy guesses); translating them is a separate step.
+translations: install
+	$(VENV)/bin/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --no-default-keywords \
+		--project Encore --sort-by-file -o $(TRANSLATIONS)/messages.pot $(SOURCE_DIRS)
+	@for locale in $(LOCALES); do \
+		if [ -f $(TRANSLATIONS)/$$locale/LC_MESSAGES/messages.po ]; then \
+			$(VENV)/bin/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l $$locale \
+				--no-fuzzy-matching --ignore-obsolete || exit 1; \
+		else \
+			$(VENV)/bin/pybabel init -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l $$locale || exit 1; \
+		fi; \
+	done
+	$(VENV)/bin/pybabel compile -d $(TRANSLATIONS) --statistics
+
+bench: install
+	$(VENV)/bin/python bench/money_allocate.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

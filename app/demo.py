@@ -1,12 +1,323 @@
-"""Demo data for a first run: accounts for each role and published listings of every kind."""
+"""Demo data for a first run: accounts for each role and published listings of every kind.
+
+`encore seed-demo` goes through the same services as the pages and the API (register, become a
+streamer, create -> submit -> approve -> publish), so the demo data obeys every rule real data does.
+Accounts are found again by email and listings by slug: a second run changes nothing.
+"""
 from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import random
+from dataclasses import dataclass, field
 
 import click
 from flask.cli import with_appcontext
+from PIL import Image, ImageChops, ImageDraw, ImageFont
+from sqlalchemy import select
+
+from app.accounts import services as accounts
+from app.accounts.models import Role
+from app.errors import ServiceError
+from app.extensions import db
+from app.liverooms import services as liverooms
+from app.money import Money
+from app.storage import get_storage
+
+#: every demo account signs in with this password
+DEMO_PASSWORD = "encore-demo"
+BRAND_NAME = "Lumen Studio Gear"
+BRAND_SLUG = "lumen-studio-gear"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    key: str
+    email: str
+    role: str
+    display_name: str
+    handle: str | None = None
+    bio: str = ""
+    colors: tuple[tuple[int, int, int], tuple[int, int, int]] = ((90, 60, 200), (240, 90, 140))
+    #: (platform, url, title)
+    rooms: tuple[tuple[str, str, str], ...] = ()
+
+
+ACCOUNTS = (
+    DemoAccount("fan", "fan@demo.encore.example", "fan", "小林 Lin"),
+    DemoAccount(
+        "mia", "mia@demo.encore.example", "streamer", "米娅 Mia", handle="mia_miao",
+        bio="画猫的主播，每晚九点抖音见。I draw cats live, every night at 9 pm on Douyin.",
+        colors=((255, 140, 120), (255, 210, 110)),
+        rooms=(
+            ("douyin", "https://live.douyin.com/612345678", "米娅的画猫直播间 Mia draws cats"),
+            ("bilibili", "https://live.bilibili.com/2233445", "周末手绘 Weekend sketching"),
+        ),
+    ),
+    DemoAccount(
+        "kai", "kai@demo.encore.example", "streamer", "凯 Kai", handle="kai_studio",
+        bio="Streaming setups, lighting and gear. 直播间搭建、灯光与设备。",
+        colors=((40, 60, 140), (60, 200, 210)),
+        rooms=(
+            ("twitch", "https://www.twitch.tv/kai_studio", "Kai builds studios"),
+            ("bilibili", "https://live.bilibili.com/8899001", "凯的直播间装修 Studio makeovers"),
+            ("youtube", "https://www.youtube.com/@kai_studio/live", "Gear talk Friday"),
+        ),
+    ),
+    DemoAccount("brand", "brand@demo.encore.example", "brand", "Lumen 品牌经理 Brand manager"),
+    DemoAccount("operator", "operator@demo.encore.example", "operator", "运营 Operator"),
+)
+
+
+@dataclass(frozen=True)
+class DemoListing:
+    slug: str
+    owner: str  #: a DemoAccount key
+    kind: str
+    title: str
+    #: the Latin part of the title, painted on the cover (the default font has no CJK glyphs)
+    cover_text: str
+    description: str
+    cny: str
+    usd: str | None = None
+    tags: tuple[str, ...] = ()
+    cobranded: bool = False
+    featured: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def _l(slug, owner, kind, title, cny, usd=None, tags=(), cobranded=False, featured=False, description=None):
+    cover_text = "".join(ch for ch in title if ord(ch) < 0x2E80).strip() or slug.replace("-", " ").title()
+    return DemoListing(
+        slug=slug, owner=owner, kind=kind, title=title, cover_text=cover_text,
+        description=description or f"{title}. Demo listing — 演示商品。",
+        cny=cny, usd=usd, tags=tuple(tags), cobranded=cobranded, featured=featured,
+    )
+
+
+LISTINGS = (
+    # sticker packs
+    _l("cat-emotes-vol-1", "mia", "sticker_pack", "猫猫表情包 Cat Emotes Vol. 1", "12.00", "1.99", ("cats", "emotes", "cute"), featured=True,
+       description="24 只手绘猫猫表情，适合弹幕和群聊。24 hand-drawn cat emotes for chats and live rooms."),
+    _l("cat-emotes-vol-2", "mia", "sticker_pack", "猫猫表情包 Cat Emotes Vol. 2", "12.00", None, ("cats", "emotes")),
+    _l("panda-daily-stickers", "mia", "sticker_pack", "熊猫日常 Panda Daily Stickers", "9.90", None, ("panda", "cute")),
+    _l("good-morning-good-night", "mia", "sticker_pack", "早安晚安 Good Morning Good Night", "6.60", None, ("greetings",)),
+    _l("cheer-squad-emotes", "mia", "sticker_pack", "加油打气 Cheer Squad Emotes", "8.80", "1.49", ("emotes", "hype")),
+    _l("chat-bubble-stickers", "kai", "sticker_pack", "弹幕气泡贴纸 Chat Bubble Stickers", "15.00", "2.49", ("chat", "overlay")),
+    _l("pixel-monsters", "kai", "sticker_pack", "像素小怪兽 Pixel Monsters", "18.00", None, ("pixel", "gaming")),
+    _l("cyber-neon-emotes", "kai", "sticker_pack", "赛博霓虹 Cyber Neon Emotes", "20.00", "2.99", ("neon", "emotes", "gaming"), featured=True),
+    # merch
+    _l("cat-ear-headphones", "mia", "merch", "猫耳耳机 Cat Ear Headphones", "299.00", "45.00", ("audio", "cats"), cobranded=True, featured=True,
+       description="Lumen Studio Gear 联名猫耳耳机。Co-branded with Lumen Studio Gear: closed-back, light, and very pink."),
+    _l("signed-tote-bag", "mia", "merch", "签名帆布袋 Signed Tote Bag", "59.00", None, ("bag", "signed")),
+    _l("paw-mouse-pad", "mia", "merch", "猫爪鼠标垫 Paw Mouse Pad", "39.00", None, ("desk", "cats")),
+    _l("acrylic-standee", "mia", "merch", "限定亚克力立牌 Acrylic Standee", "45.00", "6.50", ("limited",)),
+    _l("sticker-merch-bundle", "mia", "merch", "贴纸周边套装 Sticker Merch Bundle", "79.00", None, ("bundle", "stickers")),
+    _l("lumen-kai-ring-light", "kai", "merch", "补光灯联名款 Lumen x Kai Ring Light", "399.00", "59.00", ("lighting", "gear"), cobranded=True),
+    _l("stream-team-hoodie", "kai", "merch", "主播同款卫衣 Stream Team Hoodie", "199.00", None, ("apparel",)),
+    _l("lumen-mic-arm", "kai", "merch", "桌面麦克风臂 Lumen Mic Arm", "259.00", "38.00", ("audio", "gear"), cobranded=True),
+    # courses
+    _l("streaming-101", "kai", "course", "直播入门 30 天 Streaming 101 in 30 Days", "199.00", "29.00", ("beginner", "streaming"), featured=True,
+       description="从开播到稳定涨粉的 30 节课。Thirty short lessons from your first stream to a steady audience."),
+    _l("obs-scene-building", "kai", "course", "OBS 场景搭建 OBS Scene Building", "99.00", None, ("obs", "software")),
+    _l("lighting-your-stream-room", "kai", "course", "灯光布置课 Lighting Your Stream Room", "149.00", "21.00", ("lighting",)),
+    _l("audio-for-streamers", "kai", "course", "声音设计入门 Audio for Streamers", "119.00", None, ("audio",)),
+    _l("drawing-emotes-from-scratch", "mia", "course", "手绘表情包教程 Drawing Emotes from Scratch", "129.00", "18.00", ("drawing", "emotes")),
+    _l("selling-on-live", "mia", "course", "直播带货话术 Selling on Live", "159.00", None, ("selling", "live")),
+    _l("growing-a-fan-community", "mia", "course", "粉丝社群运营 Growing a Fan Community", "89.00", None, ("community",)),
+    # studio setups
+    _l("warm-bedroom-studio", "mia", "studio_setup", "暖光卧室直播间 Warm Bedroom Studio", "1999.00", "289.00", ("cozy", "warm"), featured=True,
+       description="暖色灯光、毛绒与绿植的卧室直播间。A warm bedroom room: soft key light, plush and plants."),
+    _l("tea-house-set", "mia", "studio_setup", "国风茶室 Tea House Set", "2999.00", None, ("guofeng", "tea")),
+    _l("cat-cafe-corner", "mia", "studio_setup", "猫咖直播角 Cat Café Corner", "1299.00", None, ("cats", "cozy")),
+    _l("cyberpunk-gaming-room", "kai", "studio_setup", "赛博朋克游戏间 Cyberpunk Gaming Room", "3999.00", "569.00", ("neon", "gaming")),
+    _l("minimal-white-studio", "kai", "studio_setup", "极简白色工作室 Minimal White Studio", "2599.00", None, ("minimal",)),
+    _l("camping-live-setup", "kai", "studio_setup", "户外露营直播 Camping Live Setup", "1599.00", None, ("outdoor",)),
+    _l("lumen-flagship-studio", "kai", "studio_setup", "旗舰演播室 Lumen Flagship Studio", "4999.00", "719.00", ("lighting", "pro"), cobranded=True),
+)
+
+KIND_LABELS = {"sticker_pack": "STICKER PACK", "merch": "MERCH", "course": "COURSE", "studio_setup": "STUDIO SETUP"}
+KIND_COLORS = {
+    "sticker_pack": ((255, 120, 160), (255, 200, 90)),
+    "merch": ((70, 90, 220), (150, 80, 200)),
+    "course": ((30, 150, 120), (150, 210, 90)),
+    "studio_setup": ((30, 30, 60), (200, 90, 60)),
+}
+
+
+# ---------------------------------------------------------------- generated images
+
+def _gradient(size: tuple[int, int], top: tuple[int, int, int], bottom: tuple[int, int, int]) -> Image.Image:
+    vertical = Image.linear_gradient("L")
+    mask = ImageChops.add(vertical, vertical.transpose(Image.Transpose.ROTATE_90), scale=2).resize(size)
+    return Image.composite(Image.new("RGB", size, bottom), Image.new("RGB", size, top), mask)
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+@functools.lru_cache(maxsize=64)
+def cover_png(seed: str, kind: str, text: str, size: tuple[int, int] = (800, 600)) -> bytes:
+    """A cover: a diagonal gradient, a few translucent shapes, the kind label and the title."""
+    rng = random.Random(hashlib.sha256(seed.encode()).digest())
+    top, bottom = KIND_COLORS.get(kind, ((80, 80, 80), (160, 160, 160)))
+    image = _gradient(size, top, bottom).convert("RGBA")
+    shapes = Image.new("RGBA", size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(shapes)
+    width, height = size
+    for _ in range(7):
+        x, y = rng.randrange(width), rng.randrange(height)
+        r = rng.randrange(40, 220)
+        fill = (255, 255, 255, rng.randrange(25, 80))
+        if rng.random() < 0.5:
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
+        else:
+            draw.rounded_rectangle((x - r, y - r // 2, x + r, y + r // 2), radius=r // 4, fill=fill)
+    image = Image.alpha_composite(image, shapes)
+    draw = ImageDraw.Draw(image)
+    label_font = ImageFont.load_default(size=34)
+    title_font = ImageFont.load_default(size=48)
+    label = KIND_LABELS.get(kind, kind.upper())
+    box = draw.textbbox((48, 48), label, font=label_font)
+    draw.rounded_rectangle((box[0] - 16, box[1] - 12, box[2] + 16, box[3] + 12), radius=14, fill=(0, 0, 0, 150))
+    draw.text((48, 48), label, font=label_font, fill=(255, 255, 255, 255))
+    draw.multiline_text((48, height - 170), _wrap(text, 24), font=title_font, fill=(255, 255, 255, 255), spacing=10)
+    return _png(image.convert("RGB"))
+
+
+def avatar_png(initial: str, colors, size: int = 512) -> bytes:
+    """A round avatar: a gradient disc with the account's initial."""
+    image = _gradient((size, size), *colors)
+    mask = Image.new("L", (size, size), 0)
+    ImageDraw.Draw(mask).ellipse((0, 0, size - 1, size - 1), fill=255)
+    out = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    out.paste(image, (0, 0), mask)
+    draw = ImageDraw.Draw(out)
+    font = ImageFont.load_default(size=size // 2)
+    draw.text((size / 2, size / 2), initial.upper(), font=font, fill=(255, 255, 255, 255), anchor="mm")
+    return _png(out)
+
+
+def _wrap(text: str, width: int) -> str:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    return "\n".join(lines[:2])
+
+
+# ---------------------------------------------------------------- seeding
+
+def _ensure_account(spec: DemoAccount, storage) -> tuple[object, bool]:
+    """The demo user for this spec, created through the account services if missing."""
+    user = accounts.find_user_by_email(spec.email)
+    created = user is None
+    if created:
+        user = accounts.create_account(
+            spec.email, DEMO_PASSWORD, spec.role if spec.role != Role.STREAMER else Role.FAN,
+            brand_name=BRAND_NAME if spec.role == Role.BRAND else None, display_name=spec.display_name,
+        )
+    if spec.role == Role.STREAMER and user.creator_profile is None:
+        profile = accounts.become_streamer(user, spec.handle, spec.display_name, spec.bio)
+        accounts.set_avatar(profile, avatar_png(spec.handle[0], spec.colors), storage)
+        for platform, url, title in spec.rooms:
+            liverooms.add_room(user, platform, url, title)
+    if spec.role == Role.BRAND:
+        brand = accounts.find_brand(BRAND_SLUG)
+        if brand is not None and not brand.verified:
+            brand.verified = True
+    return user, created
+
+
+def _ensure_listing(spec: DemoListing, owner, operator, storage) -> bool:
+    """Create, cover, submit, approve and publish one demo listing unless its slug exists."""
+    # the kernel reaches the marketplace only here, at run time (see DESIGN: app <- marketplace)
+    from marketplace.catalog import services as catalog
+    from marketplace.catalog.models import Listing
+
+    if db.session.scalar(select(Listing.id).where(Listing.slug == spec.slug)) is not None:
+        return False
+    prices = [{"currency": "CNY", "amount": _minor(spec.cny, "CNY")}]
+    if spec.usd:
+        prices.append({"currency": "USD", "amount": _minor(spec.usd, "USD")})
+    data = {
+        "kind": spec.kind,
+        "title": spec.title,
+        "slug": spec.slug,
+        "description": spec.description,
+        "prices": prices,
+        "tags": list(spec.tags),
+        **spec.extra,
+    }
+    if spec.cobranded:
+        data["partners"] = [BRAND_SLUG]
+    listing = catalog.create_listing(owner, data)
+    catalog.set_cover(owner, listing, cover_png(spec.slug, spec.kind, spec.cover_text), storage)
+    catalog.submit_listing(owner, listing)
+    catalog.approve_listing(operator, listing)
+    catalog.publish_listing(owner, listing)
+    if spec.featured:
+        catalog.set_featured(operator, listing, True)
+    return True
+
+
+def _minor(text: str, currency: str) -> int:
+    return Money.parse(text, currency).amount
+
+
+def seed_demo(echo=click.echo) -> dict:
+    """Create whatever demo data is missing; returns counts of what was created. Does not commit."""
+    storage = get_storage()
+    users: dict[str, object] = {}
+    created_accounts = []
+    for spec in ACCOUNTS:
+        users[spec.key], created = _ensure_account(spec, storage)
+        if created:
+            created_accounts.append(spec.key)
+    created_listings = 0
+    with click.progressbar(LISTINGS, label="Publishing demo listings", show_pos=True, file=None) as bar:
+        for spec in bar:
+            if _ensure_listing(spec, users[spec.owner], users["operator"], storage):
+                created_listings += 1
+    return {"accounts": created_accounts, "listings": created_listings}
+
+
+def _login_table(created: list[str]) -> str:
+    rows = [("email", "password", "role", "handle", "account")]
+    for spec in ACCOUNTS:
+        rows.append((spec.email, DEMO_PASSWORD, spec.role, f"@{spec.handle}" if spec.handle else "-",
+                     "new" if spec.key in created else "existing"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths).rstrip())
+    return "\n".join(lines)
 
 
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo_command():
     """Load demo accounts and listings; running it again changes nothing."""
-    raise click.ClickException("not yet")
+    try:
+        result = seed_demo()
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"demo data refused: {exc.message}") from exc
+    except Exception:
+        db.session.rollback()
+        raise
+    click.echo(
+        f"Demo data: {len(result['accounts'])} account(s) and {result['listings']} listing(s) created"
+        f" ({len(ACCOUNTS)} accounts and {len(LISTINGS)} listings in the demo set)."
+    )
+    click.echo(_login_table(result["accounts"]))
+    if len(result["accounts"]) < len(ACCOUNTS):
+        click.echo("Accounts marked 'existing' keep whatever password they have now.")

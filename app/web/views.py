@@ -42,6 +42,7 @@ def set_language():
 @bp.get("/healthz")
 @csrf.exempt
 def healthz():
+    """Liveness for load balancers: 200 while the database answers, 503 when it does not."""
     try:
         db.session.execute(text("SELECT 1"))
         database = "ok"
@@ -49,5 +50,8 @@ def healthz():
         db.session.rollback()
         database = f"unavailable: {type(exc).__name__}"
     broker = broker_status(current_app)
+    # the web app cannot serve without its database; a broker outage only delays background work
     status = 200 if database == "ok" else 503
-    return jsonify({"status": "ok" if status == 200 else "unavailable", "database": database, "broker": broker}), status
+    response = jsonify({"status": "ok" if status == 200 else "unavailable", "database": database, "broker": broker})
+    response.headers["Cache-Control"] = "no-store"
+    return response, status
