@@ -54,6 +54,7 @@ test: install-dev
 # Extract texts to messages.pot, merge them into each locale's messages.po, compile messages.mo.
 # New texts arrive untranslated (no fuzzy guesses); translating them is a separate step.
 translations: install
+	mkdir -p $(TRANSLATIONS)
 	$(VENV)/bin/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --no-default-keywords \
 		--project Encore --sort-by-file -o $(TRANSLATIONS)/messages.pot $(SOURCE_DIRS)
 	@for locale in $(LOCALES); do \
