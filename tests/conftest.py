@@ -45,6 +45,11 @@ class FreshRequestClient(FlaskClient):
     `g._login_user` from one request (or another client) would decide who the next request's user is.
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # tests read English texts; a request's own Accept-Language header still wins
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
     def open(self, *args, **kwargs):
         for name in list(g):
             g.pop(name, None)
