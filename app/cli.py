@@ -79,9 +79,6 @@ def worker_command(loglevel, concurrency):
 def register_commands(app) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(worker_command)
-    from app.demo import seed_demo_command
-
-    app.cli.add_command(seed_demo_command)
 
 
 def _create_app():

@@ -1,11 +1,14 @@
 """Image intake: every upload is decoded, checked and re-encoded by Pillow before it is stored."""
 from __future__ import annotations
 
+import functools
+import hashlib
 import io
+import random
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 #: the largest image we decode, in pixels; more is refused as a likely decompression bomb
 MAX_PIXELS = 40_000_000
@@ -73,3 +76,68 @@ def avatar_rendition(data: bytes, *, side: int = 256) -> EncodedImage:
     image = load_image(data)
     square = ImageOps.fit(image.convert("RGBA"), (side, side), Image.Resampling.LANCZOS)
     return _encode(square, side)
+
+
+def _gradient(size: tuple[int, int], top: tuple[int, int, int], bottom: tuple[int, int, int]) -> Image.Image:
+    vertical = Image.linear_gradient("L")
+    mask = ImageChops.add(vertical, vertical.transpose(Image.Transpose.ROTATE_90), scale=2).resize(size)
+    return Image.composite(Image.new("RGB", size, bottom), Image.new("RGB", size, top), mask)
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+@functools.lru_cache(maxsize=64)
+def placeholder_cover_png(seed: str, label: str, text: str, colors, size: tuple[int, int] = (800, 600)) -> bytes:
+    """Generated cover art (demo data): a diagonal gradient, translucent shapes, a label and a title."""
+    rng = random.Random(hashlib.sha256(seed.encode()).digest())
+    top, bottom = colors
+    image = _gradient(size, top, bottom).convert("RGBA")
+    shapes = Image.new("RGBA", size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(shapes)
+    width, height = size
+    for _ in range(7):
+        x, y = rng.randrange(width), rng.randrange(height)
+        r = rng.randrange(40, 220)
+        fill = (255, 255, 255, rng.randrange(25, 80))
+        if rng.random() < 0.5:
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
+        else:
+            draw.rounded_rectangle((x - r, y - r // 2, x + r, y + r // 2), radius=r // 4, fill=fill)
+    image = Image.alpha_composite(image, shapes)
+    draw = ImageDraw.Draw(image)
+    label_font = ImageFont.load_default(size=34)
+    title_font = ImageFont.load_default(size=48)
+    box = draw.textbbox((48, 48), label, font=label_font)
+    draw.rounded_rectangle((box[0] - 16, box[1] - 12, box[2] + 16, box[3] + 12), radius=14, fill=(0, 0, 0, 150))
+    draw.text((48, 48), label, font=label_font, fill=(255, 255, 255, 255))
+    draw.multiline_text((48, height - 170), _wrap(text, 24), font=title_font, fill=(255, 255, 255, 255), spacing=10)
+    return _png(image.convert("RGB"))
+
+
+def placeholder_avatar_png(initial: str, colors, size: int = 512) -> bytes:
+    """Generated avatar art (demo data): a gradient disc with an initial."""
+    image = _gradient((size, size), *colors)
+    mask = Image.new("L", (size, size), 0)
+    ImageDraw.Draw(mask).ellipse((0, 0, size - 1, size - 1), fill=255)
+    out = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    out.paste(image, (0, 0), mask)
+    draw = ImageDraw.Draw(out)
+    font = ImageFont.load_default(size=size // 2)
+    draw.text((size / 2, size / 2), initial.upper(), font=font, fill=(255, 255, 255, 255), anchor="mm")
+    return _png(out)
+
+
+def _wrap(text: str, width: int) -> str:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    return "\n".join(lines[:2])

@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from urllib.parse import urlsplit
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -59,3 +61,16 @@ def digest_token(secret: str) -> str:
 def require(condition: bool, message: str = "You are not allowed to do this.") -> None:
     if not condition:
         raise PermissionDenied(message)
+
+
+def safe_local_path(target) -> str | None:
+    """`target` if it is a path on this site, else None: redirects never leave for another site."""
+    if not target or not isinstance(target, str):
+        return None
+    target = target.strip()
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target

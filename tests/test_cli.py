@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.accounts.models import Brand, BrandMembership, CreatorProfile, User
 from app.accounts.services import authenticate, find_user_by_email
-from app.demo import ACCOUNTS, BRAND_NAME, DEMO_PASSWORD, LISTINGS
+from marketplace.demo import ACCOUNTS, BRAND_NAME, DEMO_PASSWORD, LISTINGS
 from app.extensions import db
 from app.liverooms.models import LiveRoom
 from app.storage import get_storage

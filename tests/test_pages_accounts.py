@@ -42,6 +42,23 @@ def test_register_creates_account_and_logs_in(client):
     assert "mia@example.com" in page.text
 
 
+def test_register_sends_a_welcome_email_in_the_chosen_language(app, client, tmp_path):
+    from email import message_from_bytes
+    from email.header import decode_header, make_header
+
+    saved = app.config["ENCORE_OUTBOX_PATH"]
+    app.config["ENCORE_OUTBOX_PATH"] = str(tmp_path)
+    try:
+        client.post("/language", data={"locale": "zh_CN", "next": "/"})
+        _register(client)
+    finally:
+        app.config["ENCORE_OUTBOX_PATH"] = saved
+    [sent] = list(tmp_path.glob("*.eml"))
+    message = message_from_bytes(sent.read_bytes())
+    assert message["To"] == "mia@example.com"
+    assert str(make_header(decode_header(message["Subject"]))) == "欢迎加入 Encore"
+
+
 def test_register_page_renders_for_anonymous(client):
     page = client.get("/register")
     assert page.status_code == 200

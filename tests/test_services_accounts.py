@@ -36,6 +36,12 @@ def test_registration_refuses_bad_input(email, password, field):
     assert field in caught.value.errors
 
 
+def test_a_bad_email_alone_is_the_only_error_named():
+    with pytest.raises(ValidationFailed) as caught:
+        accounts.register_user("not-an-email", "long enough pw")
+    assert list(caught.value.errors) == ["email"]
+
+
 def test_registration_refuses_a_duplicate_email(make):
     make.user(email="mia@example.com")
     with pytest.raises(ValidationFailed) as caught:

@@ -43,7 +43,10 @@ def register_user(email, password, display_name=None, locale: str | None = None)
     errors = Errors()
     email = clean_email(email, errors)
     password = _check_password(password, errors)
-    display_name = clean_text(display_name or (email.split("@")[0] if email else ""), errors, "display_name", max_length=80)
+    if display_name in (None, "") and email:
+        display_name = email.split("@")[0]
+    if display_name not in (None, "") or email:
+        display_name = clean_text(display_name, errors, "display_name", max_length=80)
     if email and find_user_by_email(email) is not None:
         errors.add("email", _("An account with this email already exists."))
     errors.raise_if_any()

@@ -1,8 +1,6 @@
 """Account pages: register, log in, log out, and the settings page with one form (and endpoint) per section."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
@@ -23,6 +21,8 @@ from app.accounts.forms import (
 )
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db, limiter
+from app.mail import queue_welcome_email
+from app.security import safe_local_path
 from app.storage import get_storage
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
@@ -30,19 +30,6 @@ bp = Blueprint("accounts", __name__, template_folder="templates")
 #: session key holding a just-created API token secret until the next settings page shows it
 NEW_TOKEN_KEY = "accounts.new_api_token"
 LOGIN_LIMIT = "10 per minute"
-
-
-def safe_next(target: str | None) -> str | None:
-    """`target` if it is a path on this site, else None (no open redirects)."""
-    if not target or not isinstance(target, str):
-        return None
-    target = target.strip()
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    return target
 
 
 def _login_email_key() -> str:
@@ -65,9 +52,10 @@ def register():
             apply_errors(form, error)
         else:
             db.session.commit()
+            queue_welcome_email(user.id)
             login_user(user)
             flash(_("Welcome to Encore, %(name)s!", name=user.display_name), "success")
-            return redirect(safe_next(request.args.get("next")) or url_for("catalog.home"))
+            return redirect(safe_local_path(request.args.get("next")) or url_for("catalog.home"))
     status = 422 if form.errors else 200
     return render_template("accounts/register.html", form=form), status
 
@@ -79,8 +67,8 @@ def login():
     form = LoginForm()
     if request.method == "GET":
         if current_user.is_authenticated:
-            return redirect(safe_next(request.args.get("next")) or url_for("catalog.home"))
-        form.next.data = safe_next(request.args.get("next")) or ""
+            return redirect(safe_local_path(request.args.get("next")) or url_for("catalog.home"))
+        form.next.data = safe_local_path(request.args.get("next")) or ""
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
         if user is None:
@@ -90,7 +78,7 @@ def login():
             db.session.commit()  # an outdated password hash may have been upgraded
             login_user(user)
             flash(_("Welcome back, %(name)s.", name=user.display_name), "success")
-            target = safe_next(form.next.data) or safe_next(request.args.get("next"))
+            target = safe_local_path(form.next.data) or safe_local_path(request.args.get("next"))
             return redirect(target or url_for("catalog.home"))
     status = 422 if form.errors else 200
     return render_template("accounts/login.html", form=form), status

@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from app.extensions import csrf, db
+from app.security import safe_local_path
 from app.storage import get_storage, is_valid_key
 from app.tasks import broker_status
 
@@ -33,10 +34,7 @@ def set_language():
         if current_user.is_authenticated:
             current_user.locale = locale
             db.session.commit()
-    target = request.form.get("next") or url_for("catalog.home")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("catalog.home")
-    return redirect(target)
+    return redirect(safe_local_path(request.form.get("next")) or url_for("catalog.home"))
 
 
 @bp.get("/healthz")

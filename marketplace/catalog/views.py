@@ -15,6 +15,7 @@ from app.accounts.services import find_creator
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db
 from app.liverooms.services import platform_label, rooms_of
+from app.security import safe_local_path
 from app.storage import get_storage
 from marketplace import kinds
 from marketplace.catalog import services
@@ -77,11 +78,8 @@ def _per_page() -> int:
 
 
 def _safe_next(default: str) -> str:
-    """A local path from the form's `next` field, or the default; never another site."""
-    target = request.form.get("next") or ""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    """The form's `next` field if it is a local path, else the default."""
+    return safe_local_path(request.form.get("next")) or default
 
 
 def _messages(exc: ValidationFailed) -> str:

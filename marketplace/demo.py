@@ -6,24 +6,22 @@ Accounts are found again by email and listings by slug: a second run changes not
 """
 from __future__ import annotations
 
-import functools
-import hashlib
-import io
-import random
 from dataclasses import dataclass, field
 
 import click
 from flask.cli import with_appcontext
-from PIL import Image, ImageChops, ImageDraw, ImageFont
 from sqlalchemy import select
 
 from app.accounts import services as accounts
 from app.accounts.models import Role
 from app.errors import ServiceError
 from app.extensions import db
+from app.images import placeholder_avatar_png, placeholder_cover_png
 from app.liverooms import services as liverooms
 from app.money import Money
 from app.storage import get_storage
+from marketplace.catalog import services as catalog
+from marketplace.catalog.models import Listing
 
 #: every demo account signs in with this password
 DEMO_PASSWORD = "encore-demo"
@@ -146,74 +144,6 @@ KIND_COLORS = {
 }
 
 
-# ---------------------------------------------------------------- generated images
-
-def _gradient(size: tuple[int, int], top: tuple[int, int, int], bottom: tuple[int, int, int]) -> Image.Image:
-    vertical = Image.linear_gradient("L")
-    mask = ImageChops.add(vertical, vertical.transpose(Image.Transpose.ROTATE_90), scale=2).resize(size)
-    return Image.composite(Image.new("RGB", size, bottom), Image.new("RGB", size, top), mask)
-
-
-def _png(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
-
-
-@functools.lru_cache(maxsize=64)
-def cover_png(seed: str, kind: str, text: str, size: tuple[int, int] = (800, 600)) -> bytes:
-    """A cover: a diagonal gradient, a few translucent shapes, the kind label and the title."""
-    rng = random.Random(hashlib.sha256(seed.encode()).digest())
-    top, bottom = KIND_COLORS.get(kind, ((80, 80, 80), (160, 160, 160)))
-    image = _gradient(size, top, bottom).convert("RGBA")
-    shapes = Image.new("RGBA", size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(shapes)
-    width, height = size
-    for _ in range(7):
-        x, y = rng.randrange(width), rng.randrange(height)
-        r = rng.randrange(40, 220)
-        fill = (255, 255, 255, rng.randrange(25, 80))
-        if rng.random() < 0.5:
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
-        else:
-            draw.rounded_rectangle((x - r, y - r // 2, x + r, y + r // 2), radius=r // 4, fill=fill)
-    image = Image.alpha_composite(image, shapes)
-    draw = ImageDraw.Draw(image)
-    label_font = ImageFont.load_default(size=34)
-    title_font = ImageFont.load_default(size=48)
-    label = KIND_LABELS.get(kind, kind.upper())
-    box = draw.textbbox((48, 48), label, font=label_font)
-    draw.rounded_rectangle((box[0] - 16, box[1] - 12, box[2] + 16, box[3] + 12), radius=14, fill=(0, 0, 0, 150))
-    draw.text((48, 48), label, font=label_font, fill=(255, 255, 255, 255))
-    draw.multiline_text((48, height - 170), _wrap(text, 24), font=title_font, fill=(255, 255, 255, 255), spacing=10)
-    return _png(image.convert("RGB"))
-
-
-def avatar_png(initial: str, colors, size: int = 512) -> bytes:
-    """A round avatar: a gradient disc with the account's initial."""
-    image = _gradient((size, size), *colors)
-    mask = Image.new("L", (size, size), 0)
-    ImageDraw.Draw(mask).ellipse((0, 0, size - 1, size - 1), fill=255)
-    out = Image.new("RGBA", (size, size), (0, 0, 0, 0))
-    out.paste(image, (0, 0), mask)
-    draw = ImageDraw.Draw(out)
-    font = ImageFont.load_default(size=size // 2)
-    draw.text((size / 2, size / 2), initial.upper(), font=font, fill=(255, 255, 255, 255), anchor="mm")
-    return _png(out)
-
-
-def _wrap(text: str, width: int) -> str:
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    lines.append(line)
-    return "\n".join(lines[:2])
-
-
 # ---------------------------------------------------------------- seeding
 
 def _ensure_account(spec: DemoAccount, storage) -> tuple[object, bool]:
@@ -227,7 +157,7 @@ def _ensure_account(spec: DemoAccount, storage) -> tuple[object, bool]:
         )
     if spec.role == Role.STREAMER and user.creator_profile is None:
         profile = accounts.become_streamer(user, spec.handle, spec.display_name, spec.bio)
-        accounts.set_avatar(profile, avatar_png(spec.handle[0], spec.colors), storage)
+        accounts.set_avatar(profile, placeholder_avatar_png(spec.handle[0], spec.colors), storage)
         for platform, url, title in spec.rooms:
             liverooms.add_room(user, platform, url, title)
     if spec.role == Role.BRAND:
@@ -239,10 +169,6 @@ def _ensure_account(spec: DemoAccount, storage) -> tuple[object, bool]:
 
 def _ensure_listing(spec: DemoListing, owner, operator, storage) -> bool:
     """Create, cover, submit, approve and publish one demo listing unless its slug exists."""
-    # the kernel reaches the marketplace only here, at run time (see DESIGN: app <- marketplace)
-    from marketplace.catalog import services as catalog
-    from marketplace.catalog.models import Listing
-
     if db.session.scalar(select(Listing.id).where(Listing.slug == spec.slug)) is not None:
         return False
     prices = [{"currency": "CNY", "amount": _minor(spec.cny, "CNY")}]
@@ -260,7 +186,7 @@ def _ensure_listing(spec: DemoListing, owner, operator, storage) -> bool:
     if spec.cobranded:
         data["partners"] = [BRAND_SLUG]
     listing = catalog.create_listing(owner, data)
-    catalog.set_cover(owner, listing, cover_png(spec.slug, spec.kind, spec.cover_text), storage)
+    catalog.set_cover(owner, listing, placeholder_cover_png(spec.slug, KIND_LABELS[spec.kind], spec.cover_text, KIND_COLORS[spec.kind]), storage)
     catalog.submit_listing(owner, listing)
     catalog.approve_listing(operator, listing)
     catalog.publish_listing(owner, listing)
