@@ -8,7 +8,8 @@ PORT ?= 5000
 export ENCORE_INSTANCE_PATH ?= $(CURDIR)/instance
 
 TRANSLATIONS := app/translations
-LOCALES := zh_CN en
+# Babel reads the UI code zh_CN as zh_Hans_CN, and Flask-Babel looks the catalog up under that name.
+LOCALES := zh_Hans_CN en
 SOURCE_DIRS := app marketplace stickers courses licensing
 BABEL_KEYWORDS := -k _ -k gettext -k ngettext:1,2 -k lazy_gettext -k _l -k pgettext:1c,2
 

@@ -85,7 +85,7 @@ class DemoListing:
     extra: dict = field(default_factory=dict)
 
 
-def _l(slug, owner, kind, title, cny, usd=None, tags=(), cobranded=False, featured=False, description=None):
+def _demo_listing(slug, owner, kind, title, cny, usd=None, tags=(), cobranded=False, featured=False, description=None):
     cover_text = "".join(ch for ch in title if ord(ch) < 0x2E80).strip() or slug.replace("-", " ").title()
     return DemoListing(
         slug=slug, owner=owner, kind=kind, title=title, cover_text=cover_text,
@@ -96,43 +96,43 @@ def _l(slug, owner, kind, title, cny, usd=None, tags=(), cobranded=False, featur
 
 LISTINGS = (
     # sticker packs
-    _l("cat-emotes-vol-1", "mia", "sticker_pack", "猫猫表情包 Cat Emotes Vol. 1", "12.00", "1.99", ("cats", "emotes", "cute"), featured=True,
+    _demo_listing("cat-emotes-vol-1", "mia", "sticker_pack", "猫猫表情包 Cat Emotes Vol. 1", "12.00", "1.99", ("cats", "emotes", "cute"), featured=True,
        description="24 只手绘猫猫表情，适合弹幕和群聊。24 hand-drawn cat emotes for chats and live rooms."),
-    _l("cat-emotes-vol-2", "mia", "sticker_pack", "猫猫表情包 Cat Emotes Vol. 2", "12.00", None, ("cats", "emotes")),
-    _l("panda-daily-stickers", "mia", "sticker_pack", "熊猫日常 Panda Daily Stickers", "9.90", None, ("panda", "cute")),
-    _l("good-morning-good-night", "mia", "sticker_pack", "早安晚安 Good Morning Good Night", "6.60", None, ("greetings",)),
-    _l("cheer-squad-emotes", "mia", "sticker_pack", "加油打气 Cheer Squad Emotes", "8.80", "1.49", ("emotes", "hype")),
-    _l("chat-bubble-stickers", "kai", "sticker_pack", "弹幕气泡贴纸 Chat Bubble Stickers", "15.00", "2.49", ("chat", "overlay")),
-    _l("pixel-monsters", "kai", "sticker_pack", "像素小怪兽 Pixel Monsters", "18.00", None, ("pixel", "gaming")),
-    _l("cyber-neon-emotes", "kai", "sticker_pack", "赛博霓虹 Cyber Neon Emotes", "20.00", "2.99", ("neon", "emotes", "gaming"), featured=True),
+    _demo_listing("cat-emotes-vol-2", "mia", "sticker_pack", "猫猫表情包 Cat Emotes Vol. 2", "12.00", None, ("cats", "emotes")),
+    _demo_listing("panda-daily-stickers", "mia", "sticker_pack", "熊猫日常 Panda Daily Stickers", "9.90", None, ("panda", "cute")),
+    _demo_listing("good-morning-good-night", "mia", "sticker_pack", "早安晚安 Good Morning Good Night", "6.60", None, ("greetings",)),
+    _demo_listing("cheer-squad-emotes", "mia", "sticker_pack", "加油打气 Cheer Squad Emotes", "8.80", "1.49", ("emotes", "hype")),
+    _demo_listing("chat-bubble-stickers", "kai", "sticker_pack", "弹幕气泡贴纸 Chat Bubble Stickers", "15.00", "2.49", ("chat", "overlay")),
+    _demo_listing("pixel-monsters", "kai", "sticker_pack", "像素小怪兽 Pixel Monsters", "18.00", None, ("pixel", "gaming")),
+    _demo_listing("cyber-neon-emotes", "kai", "sticker_pack", "赛博霓虹 Cyber Neon Emotes", "20.00", "2.99", ("neon", "emotes", "gaming"), featured=True),
     # merch
-    _l("cat-ear-headphones", "mia", "merch", "猫耳耳机 Cat Ear Headphones", "299.00", "45.00", ("audio", "cats"), cobranded=True, featured=True,
+    _demo_listing("cat-ear-headphones", "mia", "merch", "猫耳耳机 Cat Ear Headphones", "299.00", "45.00", ("audio", "cats"), cobranded=True, featured=True,
        description="Lumen Studio Gear 联名猫耳耳机。Co-branded with Lumen Studio Gear: closed-back, light, and very pink."),
-    _l("signed-tote-bag", "mia", "merch", "签名帆布袋 Signed Tote Bag", "59.00", None, ("bag", "signed")),
-    _l("paw-mouse-pad", "mia", "merch", "猫爪鼠标垫 Paw Mouse Pad", "39.00", None, ("desk", "cats")),
-    _l("acrylic-standee", "mia", "merch", "限定亚克力立牌 Acrylic Standee", "45.00", "6.50", ("limited",)),
-    _l("sticker-merch-bundle", "mia", "merch", "贴纸周边套装 Sticker Merch Bundle", "79.00", None, ("bundle", "stickers")),
-    _l("lumen-kai-ring-light", "kai", "merch", "补光灯联名款 Lumen x Kai Ring Light", "399.00", "59.00", ("lighting", "gear"), cobranded=True),
-    _l("stream-team-hoodie", "kai", "merch", "主播同款卫衣 Stream Team Hoodie", "199.00", None, ("apparel",)),
-    _l("lumen-mic-arm", "kai", "merch", "桌面麦克风臂 Lumen Mic Arm", "259.00", "38.00", ("audio", "gear"), cobranded=True),
+    _demo_listing("signed-tote-bag", "mia", "merch", "签名帆布袋 Signed Tote Bag", "59.00", None, ("bag", "signed")),
+    _demo_listing("paw-mouse-pad", "mia", "merch", "猫爪鼠标垫 Paw Mouse Pad", "39.00", None, ("desk", "cats")),
+    _demo_listing("acrylic-standee", "mia", "merch", "限定亚克力立牌 Acrylic Standee", "45.00", "6.50", ("limited",)),
+    _demo_listing("sticker-merch-bundle", "mia", "merch", "贴纸周边套装 Sticker Merch Bundle", "79.00", None, ("bundle", "stickers")),
+    _demo_listing("lumen-kai-ring-light", "kai", "merch", "补光灯联名款 Lumen x Kai Ring Light", "399.00", "59.00", ("lighting", "gear"), cobranded=True),
+    _demo_listing("stream-team-hoodie", "kai", "merch", "主播同款卫衣 Stream Team Hoodie", "199.00", None, ("apparel",)),
+    _demo_listing("lumen-mic-arm", "kai", "merch", "桌面麦克风臂 Lumen Mic Arm", "259.00", "38.00", ("audio", "gear"), cobranded=True),
     # courses
-    _l("streaming-101", "kai", "course", "直播入门 30 天 Streaming 101 in 30 Days", "199.00", "29.00", ("beginner", "streaming"), featured=True,
+    _demo_listing("streaming-101", "kai", "course", "直播入门 30 天 Streaming 101 in 30 Days", "199.00", "29.00", ("beginner", "streaming"), featured=True,
        description="从开播到稳定涨粉的 30 节课。Thirty short lessons from your first stream to a steady audience."),
-    _l("obs-scene-building", "kai", "course", "OBS 场景搭建 OBS Scene Building", "99.00", None, ("obs", "software")),
-    _l("lighting-your-stream-room", "kai", "course", "灯光布置课 Lighting Your Stream Room", "149.00", "21.00", ("lighting",)),
-    _l("audio-for-streamers", "kai", "course", "声音设计入门 Audio for Streamers", "119.00", None, ("audio",)),
-    _l("drawing-emotes-from-scratch", "mia", "course", "手绘表情包教程 Drawing Emotes from Scratch", "129.00", "18.00", ("drawing", "emotes")),
-    _l("selling-on-live", "mia", "course", "直播带货话术 Selling on Live", "159.00", None, ("selling", "live")),
-    _l("growing-a-fan-community", "mia", "course", "粉丝社群运营 Growing a Fan Community", "89.00", None, ("community",)),
+    _demo_listing("obs-scene-building", "kai", "course", "OBS 场景搭建 OBS Scene Building", "99.00", None, ("obs", "software")),
+    _demo_listing("lighting-your-stream-room", "kai", "course", "灯光布置课 Lighting Your Stream Room", "149.00", "21.00", ("lighting",)),
+    _demo_listing("audio-for-streamers", "kai", "course", "声音设计入门 Audio for Streamers", "119.00", None, ("audio",)),
+    _demo_listing("drawing-emotes-from-scratch", "mia", "course", "手绘表情包教程 Drawing Emotes from Scratch", "129.00", "18.00", ("drawing", "emotes")),
+    _demo_listing("selling-on-live", "mia", "course", "直播带货话术 Selling on Live", "159.00", None, ("selling", "live")),
+    _demo_listing("growing-a-fan-community", "mia", "course", "粉丝社群运营 Growing a Fan Community", "89.00", None, ("community",)),
     # studio setups
-    _l("warm-bedroom-studio", "mia", "studio_setup", "暖光卧室直播间 Warm Bedroom Studio", "1999.00", "289.00", ("cozy", "warm"), featured=True,
+    _demo_listing("warm-bedroom-studio", "mia", "studio_setup", "暖光卧室直播间 Warm Bedroom Studio", "1999.00", "289.00", ("cozy", "warm"), featured=True,
        description="暖色灯光、毛绒与绿植的卧室直播间。A warm bedroom room: soft key light, plush and plants."),
-    _l("tea-house-set", "mia", "studio_setup", "国风茶室 Tea House Set", "2999.00", None, ("guofeng", "tea")),
-    _l("cat-cafe-corner", "mia", "studio_setup", "猫咖直播角 Cat Café Corner", "1299.00", None, ("cats", "cozy")),
-    _l("cyberpunk-gaming-room", "kai", "studio_setup", "赛博朋克游戏间 Cyberpunk Gaming Room", "3999.00", "569.00", ("neon", "gaming")),
-    _l("minimal-white-studio", "kai", "studio_setup", "极简白色工作室 Minimal White Studio", "2599.00", None, ("minimal",)),
-    _l("camping-live-setup", "kai", "studio_setup", "户外露营直播 Camping Live Setup", "1599.00", None, ("outdoor",)),
-    _l("lumen-flagship-studio", "kai", "studio_setup", "旗舰演播室 Lumen Flagship Studio", "4999.00", "719.00", ("lighting", "pro"), cobranded=True),
+    _demo_listing("tea-house-set", "mia", "studio_setup", "国风茶室 Tea House Set", "2999.00", None, ("guofeng", "tea")),
+    _demo_listing("cat-cafe-corner", "mia", "studio_setup", "猫咖直播角 Cat Café Corner", "1299.00", None, ("cats", "cozy")),
+    _demo_listing("cyberpunk-gaming-room", "kai", "studio_setup", "赛博朋克游戏间 Cyberpunk Gaming Room", "3999.00", "569.00", ("neon", "gaming")),
+    _demo_listing("minimal-white-studio", "kai", "studio_setup", "极简白色工作室 Minimal White Studio", "2599.00", None, ("minimal",)),
+    _demo_listing("camping-live-setup", "kai", "studio_setup", "户外露营直播 Camping Live Setup", "1599.00", None, ("outdoor",)),
+    _demo_listing("lumen-flagship-studio", "kai", "studio_setup", "旗舰演播室 Lumen Flagship Studio", "4999.00", "719.00", ("lighting", "pro"), cobranded=True),
 )
 
 KIND_LABELS = {"sticker_pack": "STICKER PACK", "merch": "MERCH", "course": "COURSE", "studio_setup": "STUDIO SETUP"}
