@@ -68,3 +68,12 @@ def test_pages_switch_language(client):
     assert 'lang="en"' in en.get_data(as_text=True)
     client.post("/language", data={"locale": "en", "next": "/"})
     assert 'lang="en"' in client.get("/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+
+
+def test_error_pages_speak_the_visitors_language(client):
+    listing = client.get("/listings/no-such-listing", headers={"Accept-Language": "zh-CN"})
+    assert listing.status_code == 404 and "商品不存在。" in listing.get_data(as_text=True)
+    missing = client.get("/no/such/page", headers={"Accept-Language": "zh-CN"})
+    assert missing.status_code == 404 and "页面不存在" in missing.get_data(as_text=True)
+    english = client.get("/no/such/page", headers={"Accept-Language": "en"})
+    assert "Page not found" in english.get_data(as_text=True)

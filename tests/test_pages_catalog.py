@@ -540,7 +540,7 @@ def test_action_out_of_order_flashes_an_error_and_changes_nothing(app, make):
     response = client.post(f"/dashboard/listings/{listing.id}/publish", follow_redirects=True)
 
     assert response.status_code == 200
-    assert "Cannot publish a listing that is draft." in text_of(response)
+    assert "Only an approved listing can be published. This listing is draft." in text_of(response)
     assert refresh(listing).status == ListingStatus.DRAFT
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from apiflask import HTTPError
 from flask import current_app, jsonify, render_template, request
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.errors import ServiceError, ValidationFailed
@@ -49,8 +50,36 @@ def problem(status: int, title: str, detail: str | None = None, errors: dict | N
     return response
 
 
+def _page_texts(status: int) -> tuple[str, str] | None:
+    """A translated title and explanation for the error pages people meet most."""
+    texts = {
+        400: (_("Bad request"), _("The request could not be understood.")),
+        401: (_("Please log in"), _("You need to log in to see this page.")),
+        403: (_("Not allowed"), _("You are not allowed to do this.")),
+        404: (_("Page not found"), _("There is nothing at this address.")),
+        405: (_("Not allowed here"), _("This page does not accept that kind of request.")),
+        413: (_("Upload too large"), _("The upload is larger than we accept.")),
+        429: (_("Too many attempts"), _("Please wait a minute and try again.")),
+        500: (_("Something went wrong"), _("Something went wrong on our side. Please try again later.")),
+        503: (_("Temporarily unavailable"), _("Encore is briefly unavailable. Please try again later.")),
+    }
+    return texts.get(status)
+
+
 def _html_error(status: int, title: str, detail: str | None = None):
     return render_template("errors.html", status=status, title=title, detail=detail), status
+
+
+def _html_http_error(error: HTTPException):
+    """Werkzeug's stock English texts are swapped for translated ones; a specific description is kept."""
+    status = error.code or 500
+    texts = _page_texts(status)
+    title, detail = error.name, error.description
+    if texts is not None:
+        title = texts[0]
+        if detail == type(error).description or status in (429, 500):
+            detail = texts[1]
+    return _html_error(status, title, detail)
 
 
 def register_error_handlers(app) -> None:
@@ -85,7 +114,7 @@ def register_error_handlers(app) -> None:
             errors = _flatten(messages) if isinstance(messages, dict) else None
             detail = "; ".join(m for msgs in errors.values() for m in msgs) if errors else error.description
             return problem(error.code or 500, error.name, detail, errors, headers=error.get_headers())
-        response = _html_error(error.code or 500, error.name, error.description)
+        response = _html_http_error(error)
         return response[0], response[1], {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
 
     @app.errorhandler(Exception)
@@ -96,4 +125,4 @@ def register_error_handlers(app) -> None:
         db.session.rollback()
         if is_api_request():
             return problem(500, "Internal Server Error", "Something went wrong on our side.")
-        return _html_error(500, InternalServerError.name)
+        return _html_http_error(InternalServerError())

@@ -337,18 +337,17 @@ def _move(listing: Listing, actor: User | None, to: ListingStatus, reason: str |
     listing.status = to
 
 
-def _expect(listing: Listing, allowed: set[ListingStatus], action: str) -> None:
+def _expect(listing: Listing, allowed: set[ListingStatus], message: str) -> None:
+    """Refuse a workflow step out of order; `message` says which states allow it, the status is added."""
     if listing.status not in allowed:
-        raise Conflict(
-            _("Cannot %(action)s a listing that is %(status)s.", action=action, status=status_label(listing.status))
-        )
+        raise Conflict(message + " " + _("This listing is %(status)s.", status=status_label(listing.status)))
 
 
 def submit_listing(user: User, listing: Listing) -> Listing:
     """Send a draft (or a rejected listing) to the operators' review queue."""
     if not is_owner(user, listing):
         raise PermissionDenied(_("Only the listing's creator can submit it."))
-    _expect(listing, {ListingStatus.DRAFT, ListingStatus.REJECTED}, _("submit"))
+    _expect(listing, {ListingStatus.DRAFT, ListingStatus.REJECTED}, _("Only a draft or a rejected listing can be submitted."))
     if not listing.prices:
         raise ValidationFailed.one("prices", _("Give at least one price."))
     listing.submitted_at = utcnow()
@@ -366,7 +365,7 @@ def _require_reviewer(user: User, listing: Listing) -> None:
 
 def approve_listing(user: User, listing: Listing) -> Listing:
     _require_reviewer(user, listing)
-    _expect(listing, {ListingStatus.SUBMITTED}, _("approve"))
+    _expect(listing, {ListingStatus.SUBMITTED}, _("Only a listing under review can be approved."))
     _move(listing, user, ListingStatus.APPROVED)
     return listing
 
@@ -374,7 +373,7 @@ def approve_listing(user: User, listing: Listing) -> Listing:
 def reject_listing(user: User, listing: Listing, reason) -> Listing:
     """Reject with a reason the creator will read."""
     _require_reviewer(user, listing)
-    _expect(listing, {ListingStatus.SUBMITTED}, _("reject"))
+    _expect(listing, {ListingStatus.SUBMITTED}, _("Only a listing under review can be rejected."))
     errors = Errors()
     reason = clean_text(reason, errors, "reason", max_length=2000)
     errors.raise_if_any()
@@ -386,7 +385,7 @@ def reject_listing(user: User, listing: Listing, reason) -> Listing:
 def publish_listing(user: User, listing: Listing) -> Listing:
     if not (is_owner(user, listing) or is_operator(user)):
         raise PermissionDenied(_("Only the listing's creator can publish it."))
-    _expect(listing, {ListingStatus.APPROVED}, _("publish"))
+    _expect(listing, {ListingStatus.APPROVED}, _("Only an approved listing can be published."))
     listing.published_at = utcnow()
     _move(listing, user, ListingStatus.PUBLISHED)
     return listing
@@ -398,7 +397,7 @@ def archive_listing(user: User, listing: Listing) -> Listing:
     _expect(
         listing,
         {ListingStatus.DRAFT, ListingStatus.REJECTED, ListingStatus.APPROVED, ListingStatus.PUBLISHED},
-        _("archive"),
+        _("An archived listing or one under review cannot be archived."),
     )
     _move(listing, user, ListingStatus.ARCHIVED)
     return listing
