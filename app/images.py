@@ -91,7 +91,7 @@ def _png(image: Image.Image) -> bytes:
 
 
 @functools.lru_cache(maxsize=64)
-def placeholder_cover_png(seed: str, label: str, text: str, colors, size: tuple[int, int] = (800, 600)) -> bytes:
+def placeholder_cover_png(seed: str, label: str, text: str, colors, size: tuple[int, int] = (800, 800)) -> bytes:
     """Generated cover art (demo data): a diagonal gradient, translucent shapes, a label and a title."""
     rng = random.Random(hashlib.sha256(seed.encode()).digest())
     top, bottom = colors
@@ -114,7 +114,8 @@ def placeholder_cover_png(seed: str, label: str, text: str, colors, size: tuple[
     box = draw.textbbox((48, 48), label, font=label_font)
     draw.rounded_rectangle((box[0] - 16, box[1] - 12, box[2] + 16, box[3] + 12), radius=14, fill=(0, 0, 0, 150))
     draw.text((48, 48), label, font=label_font, fill=(255, 255, 255, 255))
-    draw.multiline_text((48, height - 170), _wrap(text, 24), font=title_font, fill=(255, 255, 255, 255), spacing=10)
+    lines = _wrap(draw, text, title_font, width - 96)
+    draw.multiline_text((48, height - 64 - 58 * len(lines)), "\n".join(lines), font=title_font, fill=(255, 255, 255, 255), spacing=10)
     return _png(image.convert("RGB"))
 
 
@@ -131,13 +132,15 @@ def placeholder_avatar_png(initial: str, colors, size: int = 512) -> bytes:
     return _png(out)
 
 
-def _wrap(text: str, width: int) -> str:
+def _wrap(draw, text: str, font, max_width: int, max_lines: int = 3) -> list[str]:
+    """Break text into lines that fit max_width pixels in this font."""
     lines, line = [], ""
     for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
+        candidate = f"{line} {word}".strip()
+        if line and draw.textlength(candidate, font=font) > max_width:
             lines.append(line)
             line = word
         else:
-            line = f"{line} {word}".strip()
+            line = candidate
     lines.append(line)
-    return "\n".join(lines[:2])
+    return lines[:max_lines]
