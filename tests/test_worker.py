@@ -8,6 +8,7 @@ import os
 import time
 from pathlib import Path
 
+import kombu.pools
 import pytest
 from celery.contrib.testing.worker import start_worker
 
@@ -27,9 +28,12 @@ def outbox(app, tmp_path):
 
 
 def _reset_connections(celery) -> None:
-    """Forget pooled broker connections so the next publish uses the current broker_url."""
-    if celery._pool is not None:
-        celery._pool.force_close_all()
+    """Forget pooled broker connections so the next publish uses the current broker_url.
+
+    kombu keeps pools in a process-wide registry keyed by broker URL; closing one without clearing
+    the registry would hand the closed pool back on the next publish to the same URL.
+    """
+    kombu.pools.reset()
     celery._pool = None
     amqp = celery.__dict__.get("amqp")
     if amqp is not None:
