@@ -90,7 +90,13 @@ def load_config(overrides: dict | None = None) -> dict:
 
 
 def check_config(config: dict) -> None:
-    """Refuse a production configuration that would be unsafe to serve."""
+    """Refuse a configuration the app cannot serve, and a production one that would be unsafe."""
+    from app.money import SUPPORTED_CURRENCIES
+
+    if config["ENCORE_DEFAULT_CURRENCY"] not in SUPPORTED_CURRENCIES:
+        raise ConfigError(
+            f"ENCORE_DEFAULT_CURRENCY is {config['ENCORE_DEFAULT_CURRENCY']!r}: use one of {', '.join(SUPPORTED_CURRENCIES)}."
+        )
     if config["ENCORE_ENV"] != "production":
         return
     key = config.get("SECRET_KEY")

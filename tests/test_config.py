@@ -94,6 +94,13 @@ def test_default_currency_comes_from_the_environment(monkeypatch):
     assert load_config()["ENCORE_DEFAULT_CURRENCY"] == "USD"
 
 
+def test_an_unknown_default_currency_is_refused(monkeypatch):
+    monkeypatch.setenv("ENCORE_DEFAULT_CURRENCY", "XYZ")
+
+    with pytest.raises(ConfigError, match="ENCORE_DEFAULT_CURRENCY"):
+        load_config()
+
+
 def test_database_broker_and_rate_limit_urls_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("ENCORE_DATABASE_URL", "postgresql+psycopg://encore@db.internal/encore")
     monkeypatch.setenv("ENCORE_BROKER_URL", "redis://queue.internal:6379/0")

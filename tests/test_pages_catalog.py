@@ -267,6 +267,17 @@ def test_new_listing_form_offers_cny_and_usd_rows(app, make):
         assert f'value="{code}"' in page
 
 
+def test_new_listing_form_starts_with_the_default_currency(app, make):
+    client = logged_in(app, make, make.streamer())
+    app.config["ENCORE_DEFAULT_CURRENCY"] = "EUR"
+    try:
+        page = text_of(client.get("/dashboard/listings/new"))
+    finally:
+        app.config["ENCORE_DEFAULT_CURRENCY"] = "CNY"
+    first_row = page[page.index('name="prices-0-currency"'):page.index('name="prices-1-currency"')]
+    assert re.search(r'<option selected value="EUR">|<option value="EUR" selected>', first_row)
+
+
 BOMB = None
 
 

@@ -170,11 +170,13 @@ class NewListingForm(ListingForm):
     kind = SelectField(_l("Kind"), choices=lambda: [(k.code, k.label) for k in kinds.all_kinds()], validate_choice=False)
 
 
-def price_rows(existing: list[dict]) -> list[dict]:
-    """Price rows for the form: the given ones, then CNY and USD if missing, then one free row."""
+def price_rows(existing: list[dict], default_currency: str = "CNY") -> list[dict]:
+    """Price rows for the form: the given ones, then the marketplace's default currency, CNY and USD
+    if missing, then one free row."""
     rows = list(existing)
     have = {row["currency"] for row in rows}
-    rows.extend({"currency": code, "amount": ""} for code in DEFAULT_PRICE_CURRENCIES if code not in have)
+    wanted = dict.fromkeys((default_currency, *DEFAULT_PRICE_CURRENCIES))
+    rows.extend({"currency": code, "amount": ""} for code in wanted if code not in have)
     if len(rows) < MAX_PRICE_ROWS:
         rows.append({"currency": "", "amount": ""})
     return rows

@@ -186,7 +186,7 @@ def new_listing():
     if current_user.creator_profile is None:
         return render_template("catalog/become_streamer.html"), 403
     if request.method == "GET":
-        return _listing_form_page(NewListingForm(formdata=None, data={"prices": price_rows([])}), None)
+        return _listing_form_page(NewListingForm(formdata=None, data={"prices": price_rows([], current_app.config["ENCORE_DEFAULT_CURRENCY"])}), None)
     form = NewListingForm()
     form.validate()
 
