@@ -1,4 +1,4 @@
-"""Accounts API: bearer tokens (create, list, revoke) and the caller's account."""
+"""Accounts API: bearer tokens (create, list, revoke), the caller's account and brands (list, verify)."""
 from __future__ import annotations
 
 from apiflask import APIBlueprint, HTTPError
@@ -7,15 +7,16 @@ from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 
 from app.accounts import services
-from app.accounts.schemas import MeOut, TokenCreated, TokenList, TokenRequest
+from app.accounts.schemas import BrandList, BrandOut, MeOut, TokenCreated, TokenList, TokenRequest
 from app.api import auth, current_api_user
+from app.errors import NotFound
 from app.extensions import csrf, db, limiter
 
 bp = APIBlueprint(
     "accounts_api",
     __name__,
     url_prefix="/api/v1",
-    tag={"name": "Accounts", "description": "API tokens and the caller's account."},
+    tag={"name": "Accounts", "description": "API tokens, the caller's account and brands."},
 )
 csrf.exempt(bp)  # the API authenticates with bearer tokens, never with the session cookie
 
@@ -71,9 +72,56 @@ def revoke_token(token_id: int):
     return ""
 
 
+# ---------------------------------------------------------------- brands
+
+
+def _brand(slug: str):
+    brand = services.find_brand(slug)
+    if brand is None:
+        raise NotFound(_("No brand called %(slug)s.", slug=slug))
+    return brand
+
+
+def _set_verified(slug: str, verified: bool):
+    brand = _brand(slug)
+    services.set_brand_verified(current_api_user(), brand, verified)
+    db.session.commit()
+    return brand
+
+
+@bp.post("/brands/<slug>/verify")
+@bp.auth_required(auth)
+@bp.output(BrandOut)
+@bp.doc(summary="Verify a brand", responses=[403, 404])
+def verify_brand(slug: str):
+    """Operators only: the brand's identity has been checked."""
+    return _set_verified(slug, True)
+
+
+@bp.post("/brands/<slug>/unverify")
+@bp.auth_required(auth)
+@bp.output(BrandOut)
+@bp.doc(summary="Remove a brand's verification", responses=[403, 404])
+def unverify_brand(slug: str):
+    """Operators only."""
+    return _set_verified(slug, False)
+
+
+@bp.get("/brands")
+@bp.output(BrandList)
+@bp.doc(summary="List brands")
+def list_brands():
+    """Every brand, by name, and whether an operator has verified it."""
+    return {"items": [brand for brand, _members in services.list_brands()]}
+
+
+# ---------------------------------------------------------------- the caller
+
+
 @bp.get("/me")
 @bp.auth_required(auth)
 @bp.output(MeOut)
 @bp.doc(summary="Your account")
 def me():
     return current_api_user()
+

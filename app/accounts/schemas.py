@@ -1,4 +1,4 @@
-"""API schemas for tokens and the caller's account; the rules stay in accounts.services."""
+"""API schemas for tokens, brands and the caller's account; the rules stay in accounts.services."""
 from __future__ import annotations
 
 from apiflask import Schema, fields
@@ -38,7 +38,19 @@ class TokenList(Schema):
 class BrandRef(Schema):
     slug = fields.String()
     name = fields.String()
-    verified = fields.Boolean()
+    verified = fields.Boolean(metadata={"description": "An operator has checked the brand's identity."})
+
+
+class BrandOut(BrandRef):
+    """A brand answered on its own (verify, unverify).
+
+    Its own class, because BrandRef is first met nested (in /me and the list, whose shorter paths
+    apiflask documents first) and would otherwise be registered a second time as "BrandRef1".
+    """
+
+
+class BrandList(Schema):
+    items = fields.List(fields.Nested(BrandRef))
 
 
 class OwnCreatorProfile(Schema):

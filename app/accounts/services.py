@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.accounts.models import ApiToken, Brand, BrandMembership, BrandRole, CreatorProfile, Role, User
 from app.db import utcnow
-from app.errors import Errors, NotFound, ValidationFailed
+from app.errors import Errors, NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db
 from app.images import ImageRejected, avatar_rendition
 from app.security import (
@@ -176,6 +176,29 @@ def add_brand_member(brand: Brand, user: User, role: str = BrandRole.MEMBER) -> 
     db.session.add(membership)
     db.session.flush()
     return membership
+
+
+def list_brands() -> list[tuple[Brand, int]]:
+    """Every brand with its member count, by name."""
+    members = (
+        select(BrandMembership.brand_id, func.count(BrandMembership.id).label("members"))
+        .group_by(BrandMembership.brand_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Brand, func.coalesce(members.c.members, 0))
+        .outerjoin(members, members.c.brand_id == Brand.id)
+        .order_by(Brand.name, Brand.id)
+    )
+    return [(brand, count) for brand, count in rows]
+
+
+def set_brand_verified(actor: User, brand: Brand, verified: bool) -> Brand:
+    """Mark a brand's identity as checked (or no longer checked); operators only."""
+    if not (actor is not None and actor.is_authenticated and actor.is_operator):
+        raise PermissionDenied(_("Only operators can verify brands."))
+    brand.verified = bool(verified)
+    return brand
 
 
 def create_api_token(user: User, name) -> tuple[ApiToken, str]:

@@ -1,4 +1,5 @@
-"""Account pages: register, log in, log out, and the settings page with one form (and endpoint) per section."""
+"""Account pages: register, log in, log out, the settings page with one form (and endpoint) per section,
+and the operators' brand list."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -19,7 +20,7 @@ from app.accounts.forms import (
     RegisterForm,
     apply_errors,
 )
-from app.errors import NotFound, ValidationFailed
+from app.errors import NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db, limiter
 from app.mail import queue_welcome_email
 from app.security import safe_local_path
@@ -279,3 +280,38 @@ def settings_revoke_token(token_id: int):
     db.session.commit()
     flash(_("The token has been revoked; programs using it can no longer sign in."), "success")
     return redirect(url_for("accounts.settings") + "#tokens")
+
+
+# ---------- operators: brands ----------
+
+
+def _require_operator() -> None:
+    if not current_user.is_operator:
+        raise PermissionDenied(_("Only operators can verify brands."))
+
+
+@bp.get("/operator/brands")
+@login_required
+def brands():
+    _require_operator()
+    return render_template("accounts/brands.html", brands=services.list_brands(), confirm_form=ConfirmForm(formdata=None))
+
+
+@bp.post("/operator/brands/<slug>/<action>")
+@login_required
+def brand_action(slug: str, action: str):
+    _require_operator()
+    if action not in ("verify", "unverify"):
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    brand = services.find_brand(slug)
+    if brand is None:
+        abort(404)
+    services.set_brand_verified(current_user, brand, action == "verify")
+    db.session.commit()
+    if brand.verified:
+        flash(_("%(name)s is now verified.", name=brand.name), "success")
+    else:
+        flash(_("%(name)s is no longer verified.", name=brand.name), "success")
+    return redirect(url_for("accounts.brands"))
