@@ -2,6 +2,8 @@
 and the operators' brand list."""
 from __future__ import annotations
 
+from typing import Callable
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
@@ -147,44 +149,62 @@ def settings():
     return _render_settings()
 
 
-@bp.post("/settings/profile")
-@login_required
-def settings_profile():
-    form = ProfileForm(prefix="profile")
+def _save_settings_section(form, form_key: str, anchor: str, save: Callable, done: Callable[[object], None]):
+    """One settings section: validate its form, call the service, commit once, then `done(result)`.
+
+    A ValidationFailed from the service puts its messages at the form's fields and re-renders the
+    whole settings page with 422, keeping what was typed.
+    """
     if form.validate_on_submit():
         try:
-            services.update_user(
-                current_user, form.display_name.data, form.locale.data, tuple(current_app.config["ENCORE_LOCALES"])
-            )
+            result = save()
         except ValidationFailed as error:
             db.session.rollback()
             apply_errors(form, error)
         else:
             db.session.commit()
-            if current_user.locale:
-                session["locale"] = current_user.locale
-            flash(_("Your profile has been saved."), "success")
-            return redirect(url_for("accounts.settings") + "#profile")
-    return _render_settings(422, profile_form=form)
+            done(result)
+            return redirect(url_for("accounts.settings") + anchor)
+    return _render_settings(422, **{form_key: form})
+
+
+@bp.post("/settings/profile")
+@login_required
+def settings_profile():
+    def done(_result):
+        if current_user.locale:
+            session["locale"] = current_user.locale
+        flash(_("Your profile has been saved."), "success")
+
+    form = ProfileForm(prefix="profile")
+    return _save_settings_section(
+        form,
+        "profile_form",
+        "#profile",
+        lambda: services.update_user(
+            current_user, form.display_name.data, form.locale.data, tuple(current_app.config["ENCORE_LOCALES"])
+        ),
+        done,
+    )
 
 
 @bp.post("/settings/password")
 @login_required
 def settings_password():
+    user = current_user._get_current_object()
+
+    def done(_result):
+        login_user(user)  # this session carries the new session version; the others stop working
+        flash(_("Your password has been changed. Your other sessions have been signed out."), "success")
+
     form = PasswordChangeForm(prefix="password")
-    if form.validate_on_submit():
-        user = current_user._get_current_object()
-        try:
-            services.change_password(user, form.current_password.data, form.new_password.data)
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_errors(form, error)
-        else:
-            db.session.commit()
-            login_user(user)  # this session carries the new session version; the others stop working
-            flash(_("Your password has been changed. Your other sessions have been signed out."), "success")
-            return redirect(url_for("accounts.settings") + "#password")
-    return _render_settings(422, password_form=form)
+    return _save_settings_section(
+        form,
+        "password_form",
+        "#password",
+        lambda: services.change_password(user, form.current_password.data, form.new_password.data),
+        done,
+    )
 
 
 @bp.post("/settings/streamer")
@@ -193,17 +213,15 @@ def settings_become_streamer():
     if current_user.creator_profile is not None:
         return redirect(url_for("accounts.settings") + "#streamer")
     form = BecomeStreamerForm(prefix="streamer")
-    if form.validate_on_submit():
-        try:
-            profile = services.become_streamer(current_user, form.handle.data, form.display_name.data, form.bio.data)
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_errors(form, error)
-        else:
-            db.session.commit()
-            flash(_("You are now a streamer: your storefront is @%(handle)s.", handle=profile.handle), "success")
-            return redirect(url_for("accounts.settings") + "#streamer")
-    return _render_settings(422, streamer_form=form)
+    return _save_settings_section(
+        form,
+        "streamer_form",
+        "#streamer",
+        lambda: services.become_streamer(current_user, form.handle.data, form.display_name.data, form.bio.data),
+        lambda profile: flash(
+            _("You are now a streamer: your storefront is @%(handle)s.", handle=profile.handle), "success"
+        ),
+    )
 
 
 def _own_profile():
@@ -218,17 +236,13 @@ def _own_profile():
 def settings_creator():
     profile = _own_profile()
     form = CreatorProfileForm(prefix="creator")
-    if form.validate_on_submit():
-        try:
-            services.update_creator_profile(profile, form.display_name.data, form.bio.data)
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_errors(form, error)
-        else:
-            db.session.commit()
-            flash(_("Your streamer profile has been saved."), "success")
-            return redirect(url_for("accounts.settings") + "#streamer")
-    return _render_settings(422, creator_form=form)
+    return _save_settings_section(
+        form,
+        "creator_form",
+        "#streamer",
+        lambda: services.update_creator_profile(profile, form.display_name.data, form.bio.data),
+        lambda _result: flash(_("Your streamer profile has been saved."), "success"),
+    )
 
 
 @bp.post("/settings/avatar")
@@ -236,34 +250,25 @@ def settings_creator():
 def settings_avatar():
     profile = _own_profile()
     form = AvatarForm(prefix="avatar")
-    if form.validate_on_submit():
-        try:
-            services.set_avatar(profile, form.avatar.data.read(), get_storage())
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_errors(form, error)
-        else:
-            db.session.commit()
-            flash(_("Your avatar has been updated."), "success")
-            return redirect(url_for("accounts.settings") + "#streamer")
-    return _render_settings(422, avatar_form=form)
+    return _save_settings_section(
+        form,
+        "avatar_form",
+        "#streamer",
+        lambda: services.set_avatar(profile, form.avatar.data.read(), get_storage()),
+        lambda _result: flash(_("Your avatar has been updated."), "success"),
+    )
 
 
 @bp.post("/settings/tokens")
 @login_required
 def settings_create_token():
+    def done(created):
+        session[NEW_TOKEN_KEY] = created[1]  # the secret: shown once by the next settings page, then dropped
+
     form = ApiTokenForm(prefix="token")
-    if form.validate_on_submit():
-        try:
-            _token, secret = services.create_api_token(current_user, form.name.data)
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_errors(form, error)
-        else:
-            db.session.commit()
-            session[NEW_TOKEN_KEY] = secret  # shown once by the next settings page, then dropped
-            return redirect(url_for("accounts.settings") + "#tokens")
-    return _render_settings(422, token_form=form)
+    return _save_settings_section(
+        form, "token_form", "#tokens", lambda: services.create_api_token(current_user, form.name.data), done
+    )
 
 
 @bp.post("/settings/tokens/<int:token_id>/revoke")
