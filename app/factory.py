@@ -9,7 +9,7 @@ from apiflask import APIFlask
 
 from app import extensions
 from app.config import load_config
-from app.db import render_migration_item
+from app.db import make_sqlite_transactional, render_migration_item
 from app.security import configure_password_hasher
 
 #: each module exposes init_app(app); product kinds register themselves from theirs
@@ -53,6 +53,8 @@ def create_app(config: dict | None = None) -> APIFlask:
 
     configure_password_hasher(app.config["PASSWORD_HASH_PARAMS"])
     extensions.db.init_app(app)
+    with app.app_context():
+        make_sqlite_transactional(extensions.db.engine)
     extensions.migrate.init_app(
         app,
         extensions.db,

@@ -2,11 +2,12 @@
 tables emptied after every test, and factories that build real rows through the services."""
 from __future__ import annotations
 
+import contextvars
 import os
 import socket
 
 import pytest
-from flask import g
+from flask import has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
@@ -39,10 +40,11 @@ def _no_outside_network(monkeypatch):
 
 
 class FreshRequestClient(FlaskClient):
-    """A test client whose requests do not inherit `g` from the test's app context.
+    """A test client whose every request runs in its own app context, as in production.
 
-    Tests keep one app context open, which every request reuses; without this, Flask-Login's cached
-    `g._login_user` from one request (or another client) would decide who the next request's user is.
+    Tests keep an app context open; a request run inside it would share its `g` and its database
+    session, so a view that forgot to commit would still look right to the test. Running the request
+    in an empty contextvars context makes Flask push a fresh app context (and session) for it.
     """
 
     def __init__(self, *args, **kwargs):
@@ -51,9 +53,11 @@ class FreshRequestClient(FlaskClient):
         self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
 
     def open(self, *args, **kwargs):
-        for name in list(g):
-            g.pop(name, None)
-        return super().open(*args, **kwargs)
+        # end the test's own transaction first: it would hold SQLite's read lock against the request's
+        # write, and afterwards the test's objects reload what the request committed
+        if has_app_context():  # a redirect being followed runs here without one
+            db.session.commit()
+        return contextvars.Context().run(super().open, *args, **kwargs)
 
 
 @pytest.fixture(scope="session")

@@ -285,3 +285,13 @@ def test_co_brand_partners_are_brands(make):
     owner = make.streamer()
     listing = catalog.create_listing(owner, make.listing_data(kind="merch", partners=["lumen-gear"]))
     assert [b.name for b in listing.partner_brands] == ["Lumen Gear"]
+
+
+def test_work_in_a_savepoint_is_undone_when_the_transaction_rolls_back(make):
+    """A savepoint opened first in a transaction must not commit on release (pysqlite did, unless told not to)."""
+    owner = make.streamer()
+    data = make.listing_data(title="Never saved")
+    with db.session.begin_nested():
+        catalog.create_listing(owner, data)
+    db.session.rollback()
+    assert db.session.query(Listing).count() == 0
