@@ -7,23 +7,12 @@ from sqlalchemy import func, select
 from app.accounts import services as accounts
 from app.extensions import db
 from marketplace.catalog.models import Listing
+from tests.api_support import assert_problem, bearer_for
 
 LISTING_KEYS = {
     "id", "kind", "title", "slug", "description", "status", "tags", "prices", "creator", "cover_url",
     "thumbnail_url", "partners", "rejection_reason", "created_at", "updated_at", "published_at", "url",
 }
-
-
-def bearer(make, user) -> dict[str, str]:
-    return {"Authorization": f"Bearer {make.api_token(user)}"}
-
-
-def assert_problem(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["status"] == status and body["title"] and body["detail"] and body["type"]
-    return body
 
 
 def listing_count() -> int:
@@ -138,7 +127,7 @@ def test_streamer_creates_a_draft_listing(client, make):
     mia = make.streamer(handle="mia")
     make.brand_member(brand_name="Acme Lights")
 
-    response = client.post("/api/v1/listings", json=new_listing(partners=["acme-lights"]), headers=bearer(make, mia))
+    response = client.post("/api/v1/listings", json=new_listing(partners=["acme-lights"]), headers=bearer_for(make, mia))
 
     assert response.status_code == 201
     body = response.get_json()
@@ -151,7 +140,7 @@ def test_streamer_creates_a_draft_listing(client, make):
 
 
 def test_fan_cannot_create_a_listing(client, make):
-    assert_problem(client.post("/api/v1/listings", json=new_listing(), headers=bearer(make, make.user())), 403)
+    assert_problem(client.post("/api/v1/listings", json=new_listing(), headers=bearer_for(make, make.user())), 403)
     assert listing_count() == 0
 
 
@@ -187,7 +176,7 @@ def test_anonymous_cannot_create_a_listing(client):
 def test_create_listing_with_bad_input_is_422_naming_the_field(client, make, changes, field):
     mia = make.streamer()
 
-    response = client.post("/api/v1/listings", json=new_listing(**changes), headers=bearer(make, mia))
+    response = client.post("/api/v1/listings", json=new_listing(**changes), headers=bearer_for(make, mia))
 
     assert field in assert_problem(response, 422)["errors"]
     assert listing_count() == 0
@@ -197,7 +186,7 @@ def test_create_listing_without_prices_is_422_naming_prices(client, make):
     data = new_listing()
     del data["prices"]
 
-    response = client.post("/api/v1/listings", json=data, headers=bearer(make, make.streamer()))
+    response = client.post("/api/v1/listings", json=data, headers=bearer_for(make, make.streamer()))
 
     assert "prices" in assert_problem(response, 422)["errors"]
 
@@ -206,7 +195,7 @@ def test_create_listing_with_a_slug_already_taken_is_422_naming_slug(client, mak
     mia = make.streamer()
     make.listing(make.streamer(), slug="owls")
 
-    response = client.post("/api/v1/listings", json=new_listing(slug="owls"), headers=bearer(make, mia))
+    response = client.post("/api/v1/listings", json=new_listing(slug="owls"), headers=bearer_for(make, mia))
 
     assert "slug" in assert_problem(response, 422)["errors"]
     assert listing_count() == 1
@@ -214,13 +203,13 @@ def test_create_listing_with_a_slug_already_taken_is_422_naming_slug(client, mak
 
 @pytest.mark.parametrize("body", ['{"kind": "merch",', "[1, 2", "not json at all"])
 def test_create_listing_with_malformed_json_is_a_4xx_problem(client, make, body):
-    response = client.post("/api/v1/listings", data=body, content_type="application/json", headers=bearer(make, make.streamer()))
+    response = client.post("/api/v1/listings", data=body, content_type="application/json", headers=bearer_for(make, make.streamer()))
 
     assert_problem(response, 400)
 
 
 def test_create_listing_with_a_json_array_body_is_422(client, make):
-    response = client.post("/api/v1/listings", json=[new_listing()], headers=bearer(make, make.streamer()))
+    response = client.post("/api/v1/listings", json=[new_listing()], headers=bearer_for(make, make.streamer()))
 
     assert_problem(response, 422)
 
@@ -231,7 +220,7 @@ def test_anyone_can_read_a_published_listing(client, make):
     listing = make.listing(make.streamer(), status="published")
 
     assert client.get(f"/api/v1/listings/{listing.id}").status_code == 200
-    assert client.get(f"/api/v1/listings/{listing.id}", headers=bearer(make, make.user())).status_code == 200
+    assert client.get(f"/api/v1/listings/{listing.id}", headers=bearer_for(make, make.user())).status_code == 200
 
 
 @pytest.mark.parametrize("status", ["draft", "submitted", "approved", "rejected", "archived"])
@@ -239,16 +228,16 @@ def test_unpublished_listing_is_404_for_anonymous_fans_and_other_streamers(clien
     listing = make.listing(make.streamer(), status=status)
 
     assert_problem(client.get(f"/api/v1/listings/{listing.id}"), 404)
-    assert_problem(client.get(f"/api/v1/listings/{listing.id}", headers=bearer(make, make.user())), 404)
-    assert_problem(client.get(f"/api/v1/listings/{listing.id}", headers=bearer(make, make.streamer())), 404)
+    assert_problem(client.get(f"/api/v1/listings/{listing.id}", headers=bearer_for(make, make.user())), 404)
+    assert_problem(client.get(f"/api/v1/listings/{listing.id}", headers=bearer_for(make, make.streamer())), 404)
 
 
 def test_owner_and_operator_can_read_a_draft(client, make):
     mia = make.streamer()
     listing = make.listing(mia)
 
-    mine = client.get(f"/api/v1/listings/{listing.id}", headers=bearer(make, mia))
-    operators = client.get(f"/api/v1/listings/{listing.id}", headers=bearer(make, make.operator()))
+    mine = client.get(f"/api/v1/listings/{listing.id}", headers=bearer_for(make, mia))
+    operators = client.get(f"/api/v1/listings/{listing.id}", headers=bearer_for(make, make.operator()))
 
     assert mine.status_code == 200 and mine.get_json()["status"] == "draft"
     assert operators.status_code == 200
@@ -277,7 +266,7 @@ def test_owner_edits_a_draft(client, make):
     response = client.patch(
         f"/api/v1/listings/{listing.id}",
         json={"title": "Owls, volume 2", "prices": [{"currency": "USD", "amount": 500}], "tags": ["owls"]},
-        headers=bearer(make, mia),
+        headers=bearer_for(make, mia),
     )
 
     assert response.status_code == 200
@@ -292,7 +281,7 @@ def test_editing_an_approved_listing_sends_it_back_to_draft(client, make):
     mia = make.streamer()
     listing = make.listing(mia, status="approved")
 
-    body = client.patch(f"/api/v1/listings/{listing.id}", json={"title": "Changed"}, headers=bearer(make, mia)).get_json()
+    body = client.patch(f"/api/v1/listings/{listing.id}", json={"title": "Changed"}, headers=bearer_for(make, mia)).get_json()
 
     assert body["status"] == "draft"
 
@@ -300,7 +289,7 @@ def test_editing_an_approved_listing_sends_it_back_to_draft(client, make):
 def test_other_streamer_editing_a_published_listing_is_403(client, make):
     listing = make.listing(make.streamer(), status="published", title="Original")
 
-    response = client.patch(f"/api/v1/listings/{listing.id}", json={"title": "Mine now"}, headers=bearer(make, make.streamer()))
+    response = client.patch(f"/api/v1/listings/{listing.id}", json={"title": "Mine now"}, headers=bearer_for(make, make.streamer()))
 
     assert_problem(response, 403)
     db.session.expire_all()
@@ -310,13 +299,13 @@ def test_other_streamer_editing_a_published_listing_is_403(client, make):
 def test_operator_editing_someone_elses_draft_is_403(client, make):
     listing = make.listing(make.streamer())
 
-    assert_problem(client.patch(f"/api/v1/listings/{listing.id}", json={"title": "X"}, headers=bearer(make, make.operator())), 403)
+    assert_problem(client.patch(f"/api/v1/listings/{listing.id}", json={"title": "X"}, headers=bearer_for(make, make.operator())), 403)
 
 
 def test_other_streamer_editing_a_draft_they_cannot_see_is_404(client, make):
     listing = make.listing(make.streamer())
 
-    assert_problem(client.patch(f"/api/v1/listings/{listing.id}", json={"title": "X"}, headers=bearer(make, make.streamer())), 404)
+    assert_problem(client.patch(f"/api/v1/listings/{listing.id}", json={"title": "X"}, headers=bearer_for(make, make.streamer())), 404)
 
 
 @pytest.mark.parametrize("status", ["submitted", "archived"])
@@ -324,7 +313,7 @@ def test_editing_while_under_review_or_archived_is_409(client, make, status):
     mia = make.streamer()
     listing = make.listing(mia, status=status)
 
-    assert_problem(client.patch(f"/api/v1/listings/{listing.id}", json={"title": "X"}, headers=bearer(make, mia)), 409)
+    assert_problem(client.patch(f"/api/v1/listings/{listing.id}", json={"title": "X"}, headers=bearer_for(make, mia)), 409)
 
 
 def test_editing_with_bad_input_is_422_and_changes_nothing(client, make):
@@ -334,7 +323,7 @@ def test_editing_with_bad_input_is_422_and_changes_nothing(client, make):
     response = client.patch(
         f"/api/v1/listings/{listing.id}",
         json={"title": "New title", "prices": [{"currency": "CNY", "amount": -5}]},
-        headers=bearer(make, mia),
+        headers=bearer_for(make, mia),
     )
 
     assert "prices.0.amount" in assert_problem(response, 422)["errors"]
@@ -347,7 +336,7 @@ def test_changing_the_kind_is_422_naming_kind(client, make):
     mia = make.streamer()
     listing = make.listing(mia)
 
-    response = client.patch(f"/api/v1/listings/{listing.id}", json={"kind": "merch"}, headers=bearer(make, mia))
+    response = client.patch(f"/api/v1/listings/{listing.id}", json={"kind": "merch"}, headers=bearer_for(make, mia))
 
     assert "kind" in assert_problem(response, 422)["errors"]
 
@@ -357,7 +346,7 @@ def test_editing_to_a_slug_already_taken_is_422(client, make):
     make.listing(mia, slug="taken")
     listing = make.listing(mia)
 
-    response = client.patch(f"/api/v1/listings/{listing.id}", json={"slug": "taken"}, headers=bearer(make, mia))
+    response = client.patch(f"/api/v1/listings/{listing.id}", json={"slug": "taken"}, headers=bearer_for(make, mia))
 
     assert "slug" in assert_problem(response, 422)["errors"]
 
@@ -366,7 +355,7 @@ def test_editing_to_a_slug_already_taken_is_422(client, make):
 
 def test_listing_goes_from_draft_to_published_and_archived(client, make):
     mia, operator = make.streamer(), make.operator()
-    mine, operators = bearer(make, mia), bearer(make, operator)
+    mine, operators = bearer_for(make, mia), bearer_for(make, operator)
     listing_id = client.post("/api/v1/listings", json=new_listing(), headers=mine).get_json()["id"]
 
     submitted = client.post(f"/api/v1/listings/{listing_id}/submit", headers=mine)
@@ -390,12 +379,12 @@ def test_operator_rejects_with_a_reason_the_creator_reads(client, make):
     listing = make.listing(mia, status="submitted")
 
     response = client.post(
-        f"/api/v1/listings/{listing.id}/reject", json={"reason": "The art is blurry."}, headers=bearer(make, make.operator())
+        f"/api/v1/listings/{listing.id}/reject", json={"reason": "The art is blurry."}, headers=bearer_for(make, make.operator())
     )
 
     assert response.status_code == 200
     assert response.get_json()["status"] == "rejected"
-    mine = client.get(f"/api/v1/listings/{listing.id}", headers=bearer(make, mia)).get_json()
+    mine = client.get(f"/api/v1/listings/{listing.id}", headers=bearer_for(make, mia)).get_json()
     assert mine["rejection_reason"] == "The art is blurry."
 
 
@@ -403,7 +392,7 @@ def test_operator_rejects_with_a_reason_the_creator_reads(client, make):
 def test_reject_without_a_reason_is_422(client, make, body, field):
     listing = make.listing(make.streamer(), status="submitted")
 
-    response = client.post(f"/api/v1/listings/{listing.id}/reject", json=body, headers=bearer(make, make.operator()))
+    response = client.post(f"/api/v1/listings/{listing.id}/reject", json=body, headers=bearer_for(make, make.operator()))
 
     assert field in assert_problem(response, 422)["errors"]
 
@@ -413,7 +402,7 @@ def test_owner_cannot_review_their_own_listing(client, make, action):
     mia = make.streamer()
     listing = make.listing(mia, status="submitted")
 
-    response = client.post(f"/api/v1/listings/{listing.id}/{action}", json={"reason": "Mine"}, headers=bearer(make, mia))
+    response = client.post(f"/api/v1/listings/{listing.id}/{action}", json={"reason": "Mine"}, headers=bearer_for(make, mia))
 
     assert_problem(response, 403)
 
@@ -425,7 +414,7 @@ def test_operator_who_streams_cannot_review_their_own_listing(client, make, acti
     db.session.commit()
     listing = make.listing(operator, status="submitted")
 
-    response = client.post(f"/api/v1/listings/{listing.id}/{action}", json={"reason": "Fine"}, headers=bearer(make, operator))
+    response = client.post(f"/api/v1/listings/{listing.id}/{action}", json={"reason": "Fine"}, headers=bearer_for(make, operator))
 
     assert_problem(response, 403)
 
@@ -434,7 +423,7 @@ def test_operator_who_streams_cannot_review_their_own_listing(client, make, acti
 def test_fan_acting_on_a_published_listing_is_403(client, make, action):
     listing = make.listing(make.streamer(), status="published")
 
-    response = client.post(f"/api/v1/listings/{listing.id}/{action}", json={"reason": "No"}, headers=bearer(make, make.user()))
+    response = client.post(f"/api/v1/listings/{listing.id}/{action}", json={"reason": "No"}, headers=bearer_for(make, make.user()))
 
     assert_problem(response, 403)
 
@@ -443,7 +432,7 @@ def test_fan_acting_on_a_published_listing_is_403(client, make, action):
 def test_acting_on_a_listing_one_cannot_see_is_404(client, make, action):
     listing = make.listing(make.streamer(), status="submitted")
 
-    assert_problem(client.post(f"/api/v1/listings/{listing.id}/{action}", headers=bearer(make, make.streamer())), 404)
+    assert_problem(client.post(f"/api/v1/listings/{listing.id}/{action}", headers=bearer_for(make, make.streamer())), 404)
 
 
 @pytest.mark.parametrize(
@@ -464,7 +453,7 @@ def test_step_out_of_order_is_409(client, make, status, action, actor):
     listing = make.listing(mia, status=status)
     who = mia if actor == "owner" else make.operator()
 
-    response = client.post(f"/api/v1/listings/{listing.id}/{action}", json={"reason": "Because"}, headers=bearer(make, who))
+    response = client.post(f"/api/v1/listings/{listing.id}/{action}", json={"reason": "Because"}, headers=bearer_for(make, who))
 
     assert_problem(response, 409)
     db.session.expire_all()
@@ -480,7 +469,7 @@ def test_workflow_without_a_token_is_401(client, make):
 def test_review_queue_is_for_operators_only(client, make):
     make.listing(make.streamer(), status="submitted")
 
-    assert_problem(client.get("/api/v1/review-queue", headers=bearer(make, make.streamer())), 403)
+    assert_problem(client.get("/api/v1/review-queue", headers=bearer_for(make, make.streamer())), 403)
     assert_problem(client.get("/api/v1/review-queue"), 401)
 
 
@@ -490,7 +479,7 @@ def test_owner_uploads_a_cover_and_gets_absolute_urls(client, make):
     mia = make.streamer()
     listing = make.listing(mia)
 
-    response = upload(client, listing.id, make.png_bytes(size=(1200, 900)), bearer(make, mia))
+    response = upload(client, listing.id, make.png_bytes(size=(1200, 900)), bearer_for(make, mia))
 
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
@@ -503,7 +492,7 @@ def test_owner_uploads_a_cover_and_gets_absolute_urls(client, make):
 def test_replacing_a_cover_removes_the_old_file(client, make):
     mia = make.streamer()
     listing = make.listing(mia)
-    headers = bearer(make, mia)
+    headers = bearer_for(make, mia)
     first = upload(client, listing.id, make.png_bytes(), headers).get_json()["cover_url"]
 
     second = upload(client, listing.id, make.png_bytes(color=(0, 0, 255)), headers).get_json()["cover_url"]
@@ -518,7 +507,7 @@ def test_cover_that_is_not_an_image_is_422_naming_cover(client, make, filename, 
     mia = make.streamer()
     listing = make.listing(mia)
 
-    body = assert_problem(upload(client, listing.id, data, bearer(make, mia), filename), 422)
+    body = assert_problem(upload(client, listing.id, data, bearer_for(make, mia), filename), 422)
 
     assert "cover" in body["errors"]
 
@@ -528,7 +517,7 @@ def test_cover_decompression_bomb_is_422_naming_cover(client, make):
     listing = make.listing(mia)
     bomb = make.png_bytes(size=(8000, 6000), mode="1", color=0)  # 48 million pixels in a few kilobytes
 
-    body = assert_problem(upload(client, listing.id, bomb, bearer(make, mia)), 422)
+    body = assert_problem(upload(client, listing.id, bomb, bearer_for(make, mia)), 422)
 
     assert "cover" in body["errors"]
     db.session.expire_all()
@@ -539,7 +528,7 @@ def test_cover_request_without_the_file_is_422_naming_cover(client, make):
     mia = make.streamer()
     listing = make.listing(mia)
 
-    response = client.put(f"/api/v1/listings/{listing.id}/cover", data={"picture": "x"}, headers=bearer(make, mia),
+    response = client.put(f"/api/v1/listings/{listing.id}/cover", data={"picture": "x"}, headers=bearer_for(make, mia),
                           content_type="multipart/form-data")
 
     assert "cover" in assert_problem(response, 422)["errors"]
@@ -548,7 +537,7 @@ def test_cover_request_without_the_file_is_422_naming_cover(client, make):
 def test_cover_upload_by_someone_else_is_refused(client, make):
     published = make.listing(make.streamer(), status="published")
     draft = make.listing(make.streamer())
-    other = bearer(make, make.streamer())
+    other = bearer_for(make, make.streamer())
 
     assert_problem(upload(client, published.id, make.png_bytes(), other), 403)
     assert_problem(upload(client, draft.id, make.png_bytes(), other), 404)
@@ -558,13 +547,13 @@ def test_cover_upload_while_under_review_is_409(client, make):
     mia = make.streamer()
     listing = make.listing(mia, status="submitted")
 
-    assert_problem(upload(client, listing.id, make.png_bytes(), bearer(make, mia)), 409)
+    assert_problem(upload(client, listing.id, make.png_bytes(), bearer_for(make, mia)), 409)
 
 
 def test_cover_larger_than_the_upload_limit_is_413_problem(app, client, make, monkeypatch):
     mia = make.streamer()
     listing = make.listing(mia)
-    headers = bearer(make, mia)
+    headers = bearer_for(make, mia)
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 10_000)
 
     response = upload(client, listing.id, b"\0" * 20_000, headers)

@@ -6,20 +6,9 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.liverooms.models import LiveRoom
+from tests.api_support import assert_problem, bearer_for
 
 ROOM_KEYS = {"id", "platform", "url", "title", "created_at", "updated_at"}
-
-
-def bearer(make, user) -> dict[str, str]:
-    return {"Authorization": f"Bearer {make.api_token(user)}"}
-
-
-def assert_problem(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["status"] == status and body["title"] and body["detail"] and body["type"]
-    return body
 
 
 def room_count() -> int:
@@ -74,13 +63,13 @@ def test_streamer_lists_only_their_own_rooms(client, make):
     mine = make.live_room(mia)
     make.live_room(make.streamer())
 
-    items = client.get("/api/v1/live-rooms", headers=bearer(make, mia)).get_json()["items"]
+    items = client.get("/api/v1/live-rooms", headers=bearer_for(make, mia)).get_json()["items"]
 
     assert [item["id"] for item in items] == [mine.id]
 
 
 def test_fan_has_no_rooms(client, make):
-    response = client.get("/api/v1/live-rooms", headers=bearer(make, make.user()))
+    response = client.get("/api/v1/live-rooms", headers=bearer_for(make, make.user()))
 
     assert response.status_code == 200 and response.get_json() == {"items": []}
 
@@ -95,7 +84,7 @@ def test_streamer_adds_a_room(client, make):
     response = client.post(
         "/api/v1/live-rooms",
         json={"platform": "twitch", "url": "https://twitch.tv/mia", "title": "Late stream"},
-        headers=bearer(make, mia),
+        headers=bearer_for(make, mia),
     )
 
     assert response.status_code == 201
@@ -106,7 +95,7 @@ def test_streamer_adds_a_room(client, make):
 
 def test_fan_cannot_add_a_room(client, make):
     response = client.post(
-        "/api/v1/live-rooms", json={"platform": "twitch", "url": "https://twitch.tv/x", "title": "X"}, headers=bearer(make, make.user())
+        "/api/v1/live-rooms", json={"platform": "twitch", "url": "https://twitch.tv/x", "title": "X"}, headers=bearer_for(make, make.user())
     )
 
     assert_problem(response, 403)
@@ -130,7 +119,7 @@ def test_anonymous_cannot_add_a_room(client):
     ],
 )
 def test_adding_a_room_with_bad_input_is_422_naming_the_field(client, make, body, field):
-    response = client.post("/api/v1/live-rooms", json=body, headers=bearer(make, make.streamer()))
+    response = client.post("/api/v1/live-rooms", json=body, headers=bearer_for(make, make.streamer()))
 
     assert field in assert_problem(response, 422)["errors"]
     assert room_count() == 0
@@ -140,7 +129,7 @@ def test_owner_changes_one_field_and_keeps_the_others(client, make):
     mia = make.streamer()
     room = make.live_room(mia, platform="douyin", url="https://live.douyin.com/1", title="Old")
 
-    response = client.patch(f"/api/v1/live-rooms/{room.id}", json={"title": "New"}, headers=bearer(make, mia))
+    response = client.patch(f"/api/v1/live-rooms/{room.id}", json={"title": "New"}, headers=bearer_for(make, mia))
 
     assert response.status_code == 200
     body = response.get_json()
@@ -151,7 +140,7 @@ def test_changing_a_room_with_a_bad_url_is_422_and_changes_nothing(client, make)
     mia = make.streamer()
     room = make.live_room(mia, url="https://live.douyin.com/1")
 
-    response = client.patch(f"/api/v1/live-rooms/{room.id}", json={"url": "ftp://x", "title": "New"}, headers=bearer(make, mia))
+    response = client.patch(f"/api/v1/live-rooms/{room.id}", json={"url": "ftp://x", "title": "New"}, headers=bearer_for(make, mia))
 
     assert "url" in assert_problem(response, 422)["errors"]
     db.session.expire_all()
@@ -162,21 +151,21 @@ def test_changing_a_room_with_a_bad_url_is_422_and_changes_nothing(client, make)
 def test_changing_someone_elses_room_is_403(client, make):
     room = make.live_room(make.streamer(), title="Theirs")
 
-    assert_problem(client.patch(f"/api/v1/live-rooms/{room.id}", json={"title": "Mine"}, headers=bearer(make, make.streamer())), 403)
-    assert_problem(client.patch(f"/api/v1/live-rooms/{room.id}", json={"title": "Mine"}, headers=bearer(make, make.user())), 403)
+    assert_problem(client.patch(f"/api/v1/live-rooms/{room.id}", json={"title": "Mine"}, headers=bearer_for(make, make.streamer())), 403)
+    assert_problem(client.patch(f"/api/v1/live-rooms/{room.id}", json={"title": "Mine"}, headers=bearer_for(make, make.user())), 403)
     db.session.expire_all()
     assert db.session.get(LiveRoom, room.id).title == "Theirs"
 
 
 def test_changing_a_missing_room_is_404(client, make):
-    assert_problem(client.patch("/api/v1/live-rooms/999999", json={"title": "X"}, headers=bearer(make, make.streamer())), 404)
+    assert_problem(client.patch("/api/v1/live-rooms/999999", json={"title": "X"}, headers=bearer_for(make, make.streamer())), 404)
 
 
 def test_owner_deletes_a_room(client, make):
     mia = make.streamer()
     room = make.live_room(mia)
 
-    response = client.delete(f"/api/v1/live-rooms/{room.id}", headers=bearer(make, mia))
+    response = client.delete(f"/api/v1/live-rooms/{room.id}", headers=bearer_for(make, mia))
 
     assert response.status_code == 204
     assert room_count() == 0
@@ -185,6 +174,6 @@ def test_owner_deletes_a_room(client, make):
 def test_deleting_someone_elses_room_is_403_and_keeps_it(client, make):
     room = make.live_room(make.streamer())
 
-    assert_problem(client.delete(f"/api/v1/live-rooms/{room.id}", headers=bearer(make, make.streamer())), 403)
+    assert_problem(client.delete(f"/api/v1/live-rooms/{room.id}", headers=bearer_for(make, make.streamer())), 403)
     assert_problem(client.delete(f"/api/v1/live-rooms/{room.id}"), 401)
     assert room_count() == 1

@@ -9,19 +9,7 @@ from app.accounts import services as accounts
 from app.accounts.models import ApiToken
 from app.extensions import db
 from tests.factories import PASSWORD
-
-
-def bearer(secret: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {secret}"}
-
-
-def assert_problem(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["status"] == status
-    assert {"type", "title", "detail"} <= body.keys()
-    return body
+from tests.api_support import assert_problem, bearer
 
 
 def ask_token(client, email, password=PASSWORD, address="10.0.0.1", **extra):

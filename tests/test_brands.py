@@ -8,16 +8,7 @@ import pytest
 from app.accounts import services as accounts
 from app.errors import PermissionDenied
 from app.extensions import db
-
-
-def bearer(secret: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {secret}"}
-
-
-def assert_problem(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    return response.get_json()
+from tests.api_support import assert_problem, bearer
 
 
 def acme(make):
