@@ -10,6 +10,8 @@ from typing import BinaryIO, Protocol
 from flask import current_app, url_for
 
 _KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-/]*\.[a-z0-9]{2,5}$")
+#: keys under this folder are never served by /media: the owning package serves them after its own access check
+PRIVATE_PREFIX = "private/"
 
 
 class Storage(Protocol):
@@ -26,6 +28,10 @@ def new_key(folder: str, extension: str) -> str:
 
 def is_valid_key(key: str) -> bool:
     return bool(_KEY_PATTERN.match(key)) and ".." not in key
+
+
+def is_public_key(key: str) -> bool:
+    return is_valid_key(key) and not key.startswith(PRIVATE_PREFIX)
 
 
 class LocalStorage:

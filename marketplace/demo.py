@@ -20,6 +20,7 @@ from app.images import placeholder_avatar_png, placeholder_cover_png
 from app.liverooms import services as liverooms
 from app.money import Money
 from app.storage import get_storage
+from marketplace import kinds
 from marketplace.catalog import services as catalog
 from marketplace.catalog.models import Listing
 
@@ -187,6 +188,9 @@ def _ensure_listing(spec: DemoListing, owner, operator, storage) -> bool:
         data["partners"] = [BRAND_SLUG]
     listing = catalog.create_listing(owner, data)
     catalog.set_cover(owner, listing, placeholder_cover_png(spec.slug, KIND_LABELS[spec.kind], spec.cover_text, KIND_COLORS[spec.kind]), storage)
+    kind = kinds.get(spec.kind)
+    if kind is not None and kind.prepare_demo is not None:
+        kind.prepare_demo(listing, owner)
     catalog.submit_listing(owner, listing)
     catalog.approve_listing(operator, listing)
     catalog.publish_listing(owner, listing)

@@ -11,6 +11,10 @@ from flask_babel import LazyString
 
 #: checks kind-specific rules on listing input; adds messages to the Errors collector it is given
 ListingValidator = Callable[[dict, "object"], None]
+#: what still keeps a listing from review (e.g. a sticker pack with no exports): messages, empty when ready
+SubmitCheck = Callable[["object"], list[str]]
+#: extra HTML for the public listing page (the listing, the viewing user), or None
+ListingSection = Callable[["object", "object"], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,14 @@ class ProductKind:
     #: digital kinds are delivered as downloads or access; physical ones ship
     is_physical: bool = False
     validators: tuple[ListingValidator, ...] = field(default_factory=tuple)
+    submit_checks: tuple[SubmitCheck, ...] = field(default_factory=tuple)
+    #: rendered under the listing's details on its public page
+    listing_section: ListingSection | None = None
+    #: the kind's own editor for a listing's content (sticker art, course lessons), linked from the dashboard
+    manage_endpoint: str | None = None
+    manage_label: LazyString | str | None = None
+    #: fills a demo listing's content (sticker art, lessons) so `encore seed-demo` can submit it: (listing, owner)
+    prepare_demo: Callable[["object", "object"], None] | None = None
 
 
 _registry: dict[str, ProductKind] = {}

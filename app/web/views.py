@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from app.extensions import csrf, db
 from app.security import safe_local_path
-from app.storage import get_storage, is_valid_key
+from app.storage import get_storage, is_public_key
 from app.tasks import broker_status
 
 bp = Blueprint("web", __name__)
@@ -18,7 +18,7 @@ bp = Blueprint("web", __name__)
 @bp.get("/media/<path:key>")
 def media(key: str):
     storage = get_storage()
-    if not is_valid_key(key) or not storage.exists(key):
+    if not is_public_key(key) or not storage.exists(key):
         abort(404)
     response = send_file(storage.open(key), mimetype=mimetypes.guess_type(key)[0] or "application/octet-stream")
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"  # keys are never reused

@@ -316,6 +316,12 @@ def set_cover(user: User, listing: Listing, data: bytes, storage: Storage) -> Li
     return listing
 
 
+def mark_content_changed(user: User, listing: Listing) -> None:
+    """A product package changed the listing's content (e.g. its sticker art): reviewed listings need review again."""
+    if listing.status in BACK_TO_DRAFT_ON_EDIT:
+        _move(listing, user, ListingStatus.DRAFT)
+
+
 # ---------------------------------------------------------------- workflow
 
 def status_label(status: str) -> str:
@@ -350,6 +356,10 @@ def submit_listing(user: User, listing: Listing) -> Listing:
     _expect(listing, {ListingStatus.DRAFT, ListingStatus.REJECTED}, _("Only a draft or a rejected listing can be submitted."))
     if not listing.prices:
         raise ValidationFailed.one("prices", _("Give at least one price."))
+    kind = kinds.get(listing.kind)
+    problems = [message for check in (kind.submit_checks if kind else ()) for message in check(listing)]
+    if problems:
+        raise ValidationFailed({"content": problems})
     listing.submitted_at = utcnow()
     listing.rejection_reason = None
     _move(listing, user, ListingStatus.SUBMITTED)

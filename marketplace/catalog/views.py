@@ -38,6 +38,14 @@ def kind_label(code: str) -> str:
     return str(kind.label) if kind else code
 
 
+def manage_link(listing: Listing) -> tuple[str, str] | None:
+    """(label, url) of the kind's own content editor for this listing, if the kind has one."""
+    kind = kinds.get(listing.kind)
+    if kind is None or kind.manage_endpoint is None:
+        return None
+    return str(kind.manage_label), url_for(kind.manage_endpoint, listing_id=listing.id)
+
+
 def allowed_actions(listing: Listing) -> list[str]:
     """The buttons the dashboard offers for a listing in its current status."""
     status = listing.status
@@ -60,6 +68,7 @@ def _helpers():
         "status_label": services.status_label,
         "platform_label": platform_label,
         "allowed_actions": allowed_actions,
+        "manage_link": manage_link,
         "is_operator": services.is_operator(current_user),
     }
 
@@ -113,11 +122,13 @@ def browse():
 @bp.get("/listings/<slug>")
 def listing(slug: str):
     item = services.get_visible_listing(current_user, slug=slug)
+    kind = kinds.get(item.kind)
     return render_template(
         "catalog/listing.html",
         listing=item,
         rooms=rooms_of(item.creator),
         is_owner=services.is_owner(current_user, item),
+        kind_section=kind.listing_section(item, current_user) if kind and kind.listing_section else None,
     )
 
 
