@@ -3,6 +3,7 @@ kind of art, and renditions that meet every platform's ImageSpec in PLATFORMS.""
 import io
 import random
 import struct
+import time
 import tracemalloc
 import zipfile
 import zlib
@@ -12,7 +13,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFile
 
 from stickers import imaging
 from stickers.imaging import Art, decode_art, inspect_art
-from stickers.platforms import PLATFORMS, ImageSpec
+from stickers.platforms import PACK_MAIN, PACK_TAB, PLATFORMS, ImageSpec
 from stickers.problems import StickerProblem, message
 
 
@@ -55,12 +56,22 @@ def with_actl(png: bytes, frames: int) -> bytes:
 
 
 def problem(excinfo) -> tuple[str, dict]:
-    return excinfo.value.code, excinfo.value.params
+    """The refusal's code and params, after checking stickers.problems words it with exactly those params."""
+    code, params = excinfo.value.code, excinfo.value.params
+    worded = message(code, params)
+    assert worded != code and "%(" not in worded
+    return code, params
 
 
 def refused(filename: str, data: bytes) -> tuple[str, dict]:
     with pytest.raises(StickerProblem) as excinfo:
         inspect_art(filename, data)
+    return problem(excinfo)
+
+
+def zip_refused(data: bytes) -> tuple[str, dict]:
+    with pytest.raises(StickerProblem) as excinfo:
+        imaging.unpack_zip(data)
     return problem(excinfo)
 
 
@@ -276,14 +287,6 @@ def test_a_too_small_image_is_refused():
         "too_small", {"width": 32, "height": 100, "minimum": imaging.MIN_SIDE})
 
 
-def test_every_refusal_has_a_worded_message(app):
-    with app.test_request_context():
-        for code, params in [("too_many_pixels", {"width": 1, "height": 2, "limit_pixels": 3}),
-                             ("type_mismatch", {"claimed": "PNG", "actual": "GIF"}),
-                             ("file_too_big", {"size": 6 << 20, "limit": 5 << 20})]:
-            assert message(code, params) != code
-
-
 # ---------------------------------------------------------------------------------------------------------
 # zips
 
@@ -310,9 +313,7 @@ def test_a_zip_unpacks_to_its_images_naturally_sorted_by_base_name_without_junk(
                                     "pack\\..\\evil.png"])
 def test_a_zip_slip_refuses_the_whole_zip(member):
     data = zip_of([("ok.png", STICKER_PNG), (member, STICKER_PNG)])
-    with pytest.raises(StickerProblem) as excinfo:
-        imaging.unpack_zip(data)
-    assert problem(excinfo) == ("unsafe_path", {"member": member})
+    assert zip_refused(data) == ("unsafe_path", {"member": member})
 
 
 def test_a_one_gigabyte_zip_bomb_is_refused_quickly_with_little_memory():
@@ -320,27 +321,26 @@ def test_a_one_gigabyte_zip_bomb_is_refused_quickly_with_little_memory():
     assert len(bomb) < 2 << 20
     tracemalloc.start()
     try:
+        started = time.perf_counter()
         with pytest.raises(StickerProblem) as excinfo:
             imaging.unpack_zip(bomb)
+        elapsed = time.perf_counter() - started
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert problem(excinfo) == ("zip_too_big", {"limit": imaging.MAX_ZIP_UNPACKED})
+    assert elapsed < 1
     assert peak < 16 << 20
 
 
 def test_a_zip_bomb_that_lies_about_its_size_is_refused():
     bomb = zip_of_zeros("zeros.png", 200, declared=1000)
-    with pytest.raises(StickerProblem) as excinfo:
-        imaging.unpack_zip(bomb)
-    assert excinfo.value.code in ("zip_unreadable", "zip_too_big")
+    assert zip_refused(bomb) == ("zip_unreadable", {})  # reading stops at the declared size; the CRC fails
 
 
 def test_many_members_whose_sizes_add_up_past_the_limit_are_refused():
     members = [(f"{i}.png", bytes(5 << 20)) for i in range(31)]
-    with pytest.raises(StickerProblem) as excinfo:
-        imaging.unpack_zip(zip_of(members))
-    assert problem(excinfo) == ("zip_too_big", {"limit": imaging.MAX_ZIP_UNPACKED})
+    assert zip_refused(zip_of(members)) == ("zip_too_big", {"limit": imaging.MAX_ZIP_UNPACKED})
 
 
 def test_reading_a_member_stops_at_the_unpacked_budget():
@@ -351,23 +351,18 @@ def test_reading_a_member_stops_at_the_unpacked_budget():
 
 
 def test_a_zip_with_too_many_files_is_refused():
-    with pytest.raises(StickerProblem) as excinfo:
-        imaging.unpack_zip(zip_of([(f"{i}.png", b"x") for i in range(imaging.MAX_ZIP_MEMBERS + 1)]))
-    assert problem(excinfo) == ("zip_too_many_files", {"limit_files": imaging.MAX_ZIP_MEMBERS})
+    data = zip_of([(f"{i}.png", b"x") for i in range(imaging.MAX_ZIP_MEMBERS + 1)])
+    assert zip_refused(data) == ("zip_too_many_files", {"limit_files": imaging.MAX_ZIP_MEMBERS})
 
 
 def test_a_zip_upload_over_the_size_limit_is_refused():
     data = b"PK\x03\x04" + bytes(imaging.MAX_ZIP_BYTES)
-    with pytest.raises(StickerProblem) as excinfo:
-        imaging.unpack_zip(data)
-    assert problem(excinfo) == ("file_too_big", {"size": len(data), "limit": imaging.MAX_ZIP_BYTES})
+    assert zip_refused(data) == ("file_too_big", {"size": len(data), "limit": imaging.MAX_ZIP_BYTES})
 
 
 def test_damaged_encrypted_and_junk_only_zips_are_refused():
     def code_of(data):
-        with pytest.raises(StickerProblem) as excinfo:
-            imaging.unpack_zip(data)
-        return excinfo.value.code
+        return zip_refused(data)[0]
 
     assert code_of(b"PK\x03\x04 not really a zip") == "zip_unreadable"
     stored = zip_of([("a.png", STICKER_PNG)], zipfile.ZIP_STORED)
@@ -453,10 +448,13 @@ def test_the_preview_carries_a_visible_watermark_everywhere():
 
 
 def _specs(animated: bool):
+    """Every ImageSpec in the platform table (so a new platform is covered), plus the pack's own images."""
     for code, rule in PLATFORMS.items():
         for role, spec in (("sticker", rule.sticker_spec(animated)), ("main", rule.main), ("tab", rule.tab)):
             if spec is not None:
                 yield pytest.param(spec, id=f"{code}-{role}")
+    yield pytest.param(PACK_MAIN, id="pack-main")
+    yield pytest.param(PACK_TAB, id="pack-tab")
 
 
 def _check_rendition(data: bytes, spec: ImageSpec, art: Art) -> Image.Image:
@@ -539,12 +537,12 @@ def test_art_that_cannot_get_under_a_tiny_limit_is_too_heavy():
     for fmt in ("WEBP", "PNG"):
         with pytest.raises(StickerProblem) as excinfo:
             imaging.render(art, ImageSpec(fmt, 128, 128, "exact", 3000))
-        assert problem(excinfo) == ("too_heavy", {"limit": 3000})
+        assert (excinfo.value.code, excinfo.value.params) == ("too_heavy", {"limit": 3000})  # caller adds where
     animated = Art([noise, noise.transpose(Image.Transpose.ROTATE_90)] * 2, [100] * 4)
     for fmt in ("WEBP", "APNG"):
         with pytest.raises(StickerProblem) as excinfo:
             imaging.render(animated, ImageSpec(fmt, 96, 96, "exact", 3000))
-        assert problem(excinfo) == ("too_heavy", {"limit": 3000})
+        assert (excinfo.value.code, excinfo.value.params) == ("too_heavy", {"limit": 3000})  # caller adds where
 
 
 def test_heavy_art_is_made_lighter_before_giving_up():
