@@ -70,6 +70,7 @@ translations: install
 
 bench: install
 	$(VENV)/bin/python bench/money_allocate.py
+	$(VENV)/bin/python bench/stickers_pipeline.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -132,6 +132,28 @@ def placeholder_avatar_png(initial: str, colors, size: int = 512) -> bytes:
     return _png(out)
 
 
+def placeholder_sticker_png(seed: str, label: str, colors, size: int = 512) -> bytes:
+    """Generated sticker art (demo data): a rounded blob with a face and a word, on a transparent background."""
+    rng = random.Random(hashlib.sha256(seed.encode()).digest())
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    inset = size // 10
+    wobble = rng.randrange(size // 40, size // 12)
+    body = (inset + wobble, inset, size - inset, size - inset - wobble)
+    fill = colors[rng.randrange(len(colors))]
+    draw.rounded_rectangle(body, radius=size // 4, fill=fill + (255,), outline=(40, 30, 50, 255), width=size // 48)
+    eye_y = size * 2 // 5
+    for eye_x in (size * 2 // 5, size * 3 // 5):
+        r = size // 22
+        draw.ellipse((eye_x - r, eye_y - r, eye_x + r, eye_y + r), fill=(40, 30, 50, 255))
+    mouth = (size * 2 // 5, size // 2, size * 3 // 5, size * 3 // 5)
+    draw.arc(mouth, start=10, end=170, fill=(40, 30, 50, 255), width=size // 40)
+    font = ImageFont.load_default(size=size // 8)
+    draw.text((size / 2, size * 3 // 4), label, font=font, fill=(255, 255, 255, 255), anchor="mm",
+              stroke_width=size // 64, stroke_fill=(40, 30, 50, 255))
+    return _png(image)
+
+
 def _wrap(draw, text: str, font, max_width: int, max_lines: int = 3) -> list[str]:
     """Break text into lines that fit max_width pixels in this font."""
     lines, line = [], ""

@@ -21,7 +21,7 @@ def listing_count() -> int:
 
 def new_listing(**overrides) -> dict:
     data = {
-        "kind": "sticker_pack",
+        "kind": "course",
         "title": "Night owl stickers",
         "description": "Twelve owls.",
         "tags": ["owls", "cute"],
@@ -66,7 +66,7 @@ def test_browse_filters_by_kind_and_creator(client, make):
 
     by_kind = client.get("/api/v1/listings?kind=merch").get_json()["items"]
     by_creator = client.get("/api/v1/listings?creator=mia").get_json()["items"]
-    both = client.get("/api/v1/listings?creator=bob&kind=sticker_pack").get_json()["items"]
+    both = client.get("/api/v1/listings?creator=bob&kind=course").get_json()["items"]
 
     assert [item["id"] for item in by_kind] == [merch.id]
     assert {item["id"] for item in by_creator} == {stickers.id, merch.id}
@@ -110,7 +110,7 @@ def test_listing_representation_has_exactly_the_documented_fields(client, make):
     body = client.get(f"/api/v1/listings/{listing.id}").get_json()
 
     assert set(body) == LISTING_KEYS
-    assert body["slug"] == "owls" and body["status"] == "published" and body["kind"] == "sticker_pack"
+    assert body["slug"] == "owls" and body["status"] == "published" and body["kind"] == "course"
     assert body["prices"] == [{"currency": "CNY", "amount": 1200}]
     assert body["tags"] == ["cats", "cute"]
     assert body["partners"] == [{"slug": "acme-lights", "name": "Acme Lights"}]

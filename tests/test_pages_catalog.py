@@ -34,7 +34,7 @@ def logged_in(app, make, user):
 
 def form_data(**overrides) -> dict:
     data = {
-        "kind": "sticker_pack",
+        "kind": "course",
         "title": "Night owls",
         "slug": "",
         "description": "Sixteen owls.\nDrawn live on stream.",
@@ -79,7 +79,7 @@ def test_unpublished_listing_never_appears_on_public_pages(app, client, make, st
     make.listing(owner, status="published", title="Visible pack")
     hidden = make.listing(owner, status=status, title="Secret pack")
 
-    for url in ("/", "/browse", "/browse?kind=sticker_pack", "/@mia"):
+    for url in ("/", "/browse", "/browse?kind=course", "/@mia"):
         page = text_of(client.get(url))
         assert "Visible pack" in page, url
         assert "Secret pack" not in page, url
@@ -176,10 +176,10 @@ def test_home_shows_featured_and_newest_listings_and_kind_links(app, client, mak
 
 def test_browse_filters_by_kind(client, make):
     owner = make.streamer()
-    make.listing(owner, status="published", title="Owl stickers")
+    make.listing(owner, status="published", kind="merch", title="Owl stickers")
     make.listing(owner, status="published", kind="course", title="Drawing course")
 
-    stickers = text_of(client.get("/browse?kind=sticker_pack"))
+    stickers = text_of(client.get("/browse?kind=merch"))
     assert "Owl stickers" in stickers and "Drawing course" not in stickers
     courses = text_of(client.get("/browse?kind=course"))
     assert "Drawing course" in courses and "Owl stickers" not in courses
@@ -532,7 +532,7 @@ def test_full_workflow_through_the_pages(app, make):
     assert owner_client.post(f"/dashboard/listings/{listing.id}/publish").status_code == 302
     assert refresh(listing).status == ListingStatus.PUBLISHED
     assert "Owl party" in text_of(anonymous.get("/"))
-    assert "Owl party" in text_of(anonymous.get("/browse?kind=sticker_pack"))
+    assert "Owl party" in text_of(anonymous.get("/browse?kind=course"))
     assert "Owl party" in text_of(anonymous.get("/@mia"))
     assert anonymous.get(f"/listings/{listing.slug}").status_code == 200
 
