@@ -72,7 +72,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
-        "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+        # a sticker zip may be up to 60 MB (stickers.imaging.MAX_ZIP_BYTES); larger requests get 413
+        "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_STORAGE_URI": _env("ENCORE_RATELIMIT_STORAGE_URL", "memory://"),
