@@ -1,24 +1,92 @@
-"""The sticker editor in real headless Chromium on a phone: per-file uploads through the file input with CSRF on,
-results and the grid updating without a reload, nothing wider than the screen; screenshots of the editor
-and the public sticker section in both languages (ENCORE_SCREENSHOT_DIR=/tmp/shots to keep them)."""
+"""The sticker editor in real headless Chromium: per-file uploads through the file input with CSRF on, results,
+the grid and the processing panel updating without a reload, drag-and-drop reordering, nothing wider than a
+phone screen; screenshots of the editor and the public sticker section in both languages
+(ENCORE_SCREENSHOT_DIR=/tmp/shots keeps them).
+
+tests/test_browser.py holds the session's Playwright in the main thread, and a second sync Playwright cannot
+start in a thread that already runs one; this module therefore drives its own Chromium from a thread of its
+own (`in_browser(scenario)` runs `scenario(browser)` there and re-raises its failures here). Test data is made
+in the main thread and committed before the browser starts, so the live server sees it.
+"""
 from __future__ import annotations
+
+import os
+import queue
+import threading
 
 import pytest
 
 from app.extensions import db
 from tests.browser_support import (  # noqa: F401  (fixtures)
+    CHROMIUM,
+    CHROMIUM_ARGS,
     PHONE,
-    browser,
     horizontal_overflow,
     live_server,
     overflowing_elements,
-    phone,
     screenshots,
 )
 
 pytestmark = pytest.mark.browser
 
 LONG_TITLE = "超级无敌可爱的猫猫表情包 Supercalifragilistic Cat Emotes Vol. 12"
+
+
+class BrowserThread:
+    """Headless Chromium owned by one thread; scenarios are handed to it and their outcome handed back."""
+
+    def __init__(self):
+        self.jobs: queue.Queue = queue.Queue()
+        self.started = threading.Event()
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._serve, name="sticker-browser", daemon=True)
+        self.thread.start()
+        self.started.wait(60)
+        if self.failure:
+            raise self.failure
+
+    def _serve(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+                self.started.set()
+                while (job := self.jobs.get()) is not None:
+                    scenario, outcome = job
+                    try:
+                        outcome.put((True, scenario(browser)))
+                    except BaseException as exc:  # handed back to the test's thread
+                        outcome.put((False, exc))
+                browser.close()
+        except BaseException as exc:
+            self.failure = exc
+            self.started.set()
+
+    def run(self, scenario, timeout: float = 120):
+        outcome: queue.Queue = queue.Queue()
+        self.jobs.put((scenario, outcome))
+        ok, value = outcome.get(timeout=timeout)
+        if not ok:
+            raise value
+        return value
+
+    def stop(self) -> None:
+        self.jobs.put(None)
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def in_browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: CI must install chromium (see .ci/run)")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    chromium = BrowserThread()
+    try:
+        yield chromium.run
+    finally:
+        chromium.stop()
 
 
 @pytest.fixture
@@ -28,7 +96,18 @@ def csrf_on(app):
     app.config["WTF_CSRF_ENABLED"] = False
 
 
-def _log_in(page, live_server: str, email: str, password: str) -> None:
+def new_page(browser, width: int = 375, locale: str = "en"):
+    """A fresh context (no cookies) and page: a touch phone at 375 px, else a desktop window."""
+    phone = width == PHONE["width"]
+    context = browser.new_context(
+        viewport=PHONE if phone else {"width": width, "height": 900},
+        device_scale_factor=2 if phone else 1, is_mobile=phone, has_touch=phone, locale=locale.replace("_", "-"),
+    )
+    context.set_default_timeout(10_000)
+    return context, context.new_page()
+
+
+def log_in(page, live_server: str, email: str, password: str) -> None:
     page.goto(f"{live_server}/login")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", password)
@@ -36,107 +115,77 @@ def _log_in(page, live_server: str, email: str, password: str) -> None:
         page.locator("main form button[type=submit]").first.click()
 
 
-def _open(page, url: str) -> None:
+def open_page(page, url: str) -> None:
     response = page.goto(url, wait_until="load")
     assert response is not None and response.status == 200, f"{url} answered {response and response.status}"
 
 
-def _pack(make, owner, title: str, **kwargs):
+def images_loaded(page, selector: str) -> None:
+    page.wait_for_function(
+        "(s) => [...document.querySelectorAll(s)].every(i => i.complete && i.naturalWidth > 0)", arg=selector
+    )
+
+
+def titled_pack(make, owner, title: str, **kwargs):
     listing = make.sticker_pack(owner, **kwargs)
     listing.title = title
     db.session.commit()
     return listing
 
 
-def _files(make, *named):
+def upload_files(*named):
     return [{"name": name, "mimeType": mime, "buffer": data} for name, mime, data in named]
 
 
 def test_upload_two_files_through_the_input_and_see_results_and_grid_without_reload(
-    phone, live_server, make, csrf_on, screenshots, tmp_path
+    in_browser, live_server, make, csrf_on, screenshots
 ):
     mia = make.streamer(handle="mia")
-    listing = _pack(make, mia, LONG_TITLE, count=0)
-    url = f"{live_server}/dashboard/sticker-packs/{listing.id}"
-    email = mia.email
-    db.session.commit()  # no open transaction in the test while the live server writes
-
-    _log_in(phone, live_server, email, make.PASSWORD)
-    _open(phone, url)
-    assert horizontal_overflow(phone) == 0, overflowing_elements(phone)
-    phone.evaluate("() => { window.stillTheSamePage = true; }")
-
-    phone.set_input_files("input[name=files]", _files(
-        make,
+    listing = titled_pack(make, mia, LONG_TITLE, count=0)
+    url, email = f"{live_server}/dashboard/sticker-packs/{listing.id}", mia.email
+    good = upload_files(
         ("hello.png", "image/png", make.sticker_png(index=1)),
         ("wave.webp", "image/webp", make.sticker_png(index=2, fmt="WEBP")),
-    ))
+    )
+    flat = upload_files(("flat.png", "image/png", make.png_bytes(size=(200, 200))))
+    db.session.commit()  # no open transaction in the test while the live server writes
 
-    results = phone.locator(".upload-result.is-added")
-    results.nth(1).wait_for()
-    assert results.count() == 2
-    phone.locator("#sticker-grid .sticker-card").nth(1).wait_for()
-    grid = phone.locator("#sticker-grid")
-    assert grid.locator(".sticker-card").count() == 2
-    assert "hello.png" in grid.inner_text() and "wave.webp" in grid.inner_text()
-    phone.locator('#sticker-processing[data-state="done"]').wait_for()
-    assert "2 of 2 stickers processed" in phone.locator("#sticker-processing").inner_text()
-    phone.wait_for_function("() => [...document.querySelectorAll('#sticker-grid img')].every(i => i.complete && i.naturalWidth > 0)")
+    def scenario(browser):
+        context, phone = new_page(browser)
+        try:
+            log_in(phone, live_server, email, make.PASSWORD)
+            open_page(phone, url)
+            assert horizontal_overflow(phone) == 0, overflowing_elements(phone)
+            phone.evaluate("() => { window.stillTheSamePage = true; }")
 
-    phone.set_input_files("input[name=files]", _files(make, ("flat.png", "image/png", make.png_bytes(size=(200, 200)))))
-    refused = phone.locator(".upload-result.is-refused")
-    refused.wait_for()
-    assert "flat.png" in refused.inner_text() and "transparent" in refused.inner_text()
-    phone.screenshot(path=str(screenshots / "stickers-upload-375-en.png"), full_page=True)
+            phone.set_input_files("input[name=files]", good)
+            added = phone.locator(".upload-result.is-added")
+            added.nth(1).wait_for()
+            assert added.count() == 2
+            grid = phone.locator("#sticker-grid")
+            grid.locator(".sticker-card").nth(1).wait_for()
+            assert grid.locator(".sticker-card").count() == 2
+            assert "hello.png" in grid.inner_text() and "wave.webp" in grid.inner_text()
+            phone.locator('#sticker-processing[data-state="done"]').wait_for()
+            assert "2 of 2 stickers processed" in phone.locator("#sticker-processing").inner_text()
+            images_loaded(phone, "#sticker-grid img")
 
-    assert phone.evaluate("() => window.stillTheSamePage") is True
-    assert grid.locator(".sticker-card").count() == 2
-    assert horizontal_overflow(phone) == 0, overflowing_elements(phone)
+            phone.set_input_files("input[name=files]", flat)
+            refused = phone.locator(".upload-result.is-refused")
+            refused.wait_for()
+            assert "flat.png" in refused.inner_text() and "transparent" in refused.inner_text()
+            phone.screenshot(path=str(screenshots / "stickers-upload-375-en.png"), full_page=True)
 
+            assert phone.evaluate("() => window.stillTheSamePage") is True
+            assert grid.locator(".sticker-card").count() == 2
+            assert horizontal_overflow(phone) == 0, overflowing_elements(phone)
+        finally:
+            context.close()
 
-def _screens(browser, live_server, email, password, width, locale):
-    viewport = PHONE if width == 375 else {"width": width, "height": 900}
-    mobile = width == 375
-    context = browser.new_context(viewport=viewport, device_scale_factor=2 if mobile else 1, is_mobile=mobile,
-                                  has_touch=mobile, locale=locale.replace("_", "-"))
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    _log_in(page, live_server, email, password)
-    return context, page
-
-
-@pytest.mark.parametrize("width", [375, 1280])
-@pytest.mark.parametrize("locale", ["en", "zh_CN"])
-def test_editor_with_problems_and_public_section_screenshots(browser, live_server, make, screenshots, width, locale):
-    mia = make.streamer(handle="mia")
-    listing = _pack(make, mia, LONG_TITLE, count=5)
-    published = _pack(make, mia, "Night owls", count=8, status="published")
-    edit, public = f"{live_server}/dashboard/sticker-packs/{listing.id}", f"{live_server}/listings/{published.slug}"
-    email = mia.email
-    db.session.commit()
-
-    context, page = _screens(browser, live_server, email, make.PASSWORD, width, locale)
-    try:
-        _open(page, edit)
-        page.locator(".sticker-details input[name=emoji]").first.fill("cat")
-        with page.expect_navigation():
-            page.locator(".sticker-details button[type=submit]").first.click()
-        assert page.locator(".sticker-details .errors").count() == 1
-        assert page.locator("#export-line .problems li").count() >= 1
-        page.screenshot(path=str(screenshots / f"stickers-edit-{width}-{locale}.png"), full_page=True)
-        assert horizontal_overflow(page) == 0, overflowing_elements(page)
-
-        context.clear_cookies()  # the public page as a fan sees it: watermarked previews
-        _open(page, public)
-        page.wait_for_function("() => [...document.querySelectorAll('#stickers img')].every(i => i.complete && i.naturalWidth > 0)")
-        page.locator("#stickers").screenshot(path=str(screenshots / f"stickers-public-{width}-{locale}.png"))
-        assert page.locator("#stickers img").count() == 8
-        assert horizontal_overflow(page) == 0, overflowing_elements(page)
-    finally:
-        context.close()
+    in_browser(scenario)
 
 
-def test_the_page_follows_processing_by_polling_without_a_reload(phone, live_server, make):
+def test_the_page_follows_processing_by_polling_without_a_reload(app, in_browser, live_server, make):
     from app.storage import get_storage
     from stickers import processing, services
 
@@ -145,44 +194,99 @@ def test_the_page_follows_processing_by_polling_without_a_reload(phone, live_ser
     pack = services.own_pack(mia, listing.id)
     services.add_stickers(mia, pack, [("late.png", make.sticker_png(index=5))], get_storage())
     listing_id, email = listing.id, mia.email
-    db.session.commit()  # queued, as when the worker has not started yet
+    db.session.commit()  # queued, as when no worker has picked the pack up yet
 
-    _log_in(phone, live_server, email, make.PASSWORD)
-    _open(phone, f"{live_server}/dashboard/sticker-packs/{listing_id}")
-    assert phone.locator("#sticker-processing").get_attribute("data-state") == "queued"
-    assert "2 of 3 stickers processed" in phone.locator("#sticker-processing").inner_text()
-    phone.evaluate("() => { window.stillTheSamePage = true; }")
+    def scenario(browser):
+        context, phone = new_page(browser)
+        try:
+            log_in(phone, live_server, email, make.PASSWORD)
+            open_page(phone, f"{live_server}/dashboard/sticker-packs/{listing_id}")
+            panel = phone.locator("#sticker-processing")
+            assert panel.get_attribute("data-state") == "queued"
+            assert "2 of 3 stickers processed" in panel.inner_text()
+            phone.evaluate("() => { window.stillTheSamePage = true; }")
 
-    processing.process_pack(listing_id, get_storage())  # the worker's run
-    db.session.commit()
+            with app.app_context():  # the worker's run, while the page polls
+                processing.process_pack(listing_id, get_storage())
 
-    phone.locator('#sticker-processing[data-state="done"]').wait_for()
-    assert "3 of 3 stickers processed" in phone.locator("#sticker-processing").inner_text()
-    assert phone.locator("#sticker-grid .sticker-card.status-ready").count() == 3
-    assert phone.evaluate("() => window.stillTheSamePage") is True
+            phone.locator('#sticker-processing[data-state="done"]').wait_for()
+            assert "3 of 3 stickers processed" in phone.locator("#sticker-processing").inner_text()
+            assert phone.locator("#sticker-grid .sticker-card.status-ready").count() == 3
+            assert phone.evaluate("() => window.stillTheSamePage") is True
+        finally:
+            context.close()
+
+    in_browser(scenario)
 
 
-def test_drag_and_drop_reorders_the_stickers(browser, live_server, make):
+def test_drag_and_drop_reorders_the_stickers(in_browser, live_server, make):
     mia = make.streamer(handle="mia")
     listing = make.sticker_pack(mia, count=3)
     listing_id, email = listing.id, mia.email
     db.session.commit()
 
-    context, page = _screens(browser, live_server, email, make.PASSWORD, 1280, "en")
-    try:
-        _open(page, f"{live_server}/dashboard/sticker-packs/{listing_id}")
-        names = page.locator("#sticker-grid .sticker-name")
-        assert names.all_inner_texts() == ["01.png", "02.png", "03.png"]
-        page.locator("#sticker-grid .sticker-card").nth(2).locator("[data-drag-handle]").drag_to(
-            page.locator("#sticker-grid .sticker-card").nth(0), target_position={"x": 10, "y": 40}
-        )
-        # saved and swapped in from the server: the moved card now reads #1
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('#sticker-grid .sticker-card')]"
-            ".map(c => c.querySelector('.position-number').textContent + c.querySelector('.sticker-name').textContent)"
-            ".join() === '#103.png,#201.png,#302.png'"
-        )
-        page.reload()
-        assert names.all_inner_texts() == ["03.png", "01.png", "02.png"]
-    finally:
-        context.close()
+    def scenario(browser):
+        context, page = new_page(browser, 1280)
+        try:
+            log_in(page, live_server, email, make.PASSWORD)
+            open_page(page, f"{live_server}/dashboard/sticker-packs/{listing_id}")
+            cards = page.locator("#sticker-grid .sticker-card")
+            assert page.locator("#sticker-grid .sticker-name").all_inner_texts() == ["01.png", "02.png", "03.png"]
+            cards.nth(2).locator("[data-drag-handle]").drag_to(cards.nth(0), target_position={"x": 10, "y": 40})
+            # saved, and swapped in from the server: the moved card now reads #1
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('#sticker-grid .sticker-card')]"
+                ".map(c => c.querySelector('.position-number').textContent + c.querySelector('.sticker-name').textContent)"
+                ".join() === '#103.png,#201.png,#302.png'"
+            )
+            page.reload()
+            assert page.locator("#sticker-grid .sticker-name").all_inner_texts() == ["03.png", "01.png", "02.png"]
+        finally:
+            context.close()
+
+    in_browser(scenario)
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+@pytest.mark.parametrize("locale", ["en", "zh_CN"])
+def test_editor_with_problems_read_only_editor_and_public_section_fit_and_are_captured(
+    in_browser, live_server, make, screenshots, width, locale
+):
+    mia = make.streamer(handle="mia")
+    listing = titled_pack(make, mia, LONG_TITLE, count=5)
+    published = titled_pack(make, mia, "Night owls", count=8, status="published")
+    edit = f"{live_server}/dashboard/sticker-packs/{listing.id}"
+    read_only = f"{live_server}/dashboard/sticker-packs/{published.id}"
+    public = f"{live_server}/listings/{published.slug}"
+    email = mia.email
+    db.session.commit()
+
+    def scenario(browser):
+        context, page = new_page(browser, width, locale)
+        try:
+            log_in(page, live_server, email, make.PASSWORD)
+            open_page(page, edit)
+            page.locator(".sticker-details input[name=emoji]").first.fill("cat")
+            with page.expect_navigation():
+                page.locator(".sticker-details button[type=submit]").first.click()
+            assert page.locator(".sticker-details .errors").count() == 1
+            assert page.locator("#export-line .problems li").count() >= 1
+            images_loaded(page, "#sticker-grid img")
+            page.screenshot(path=str(screenshots / f"stickers-edit-{width}-{locale}.png"), full_page=True)
+            assert horizontal_overflow(page) == 0, overflowing_elements(page)
+
+            open_page(page, read_only)
+            assert page.locator("input[type=file]").count() == 0
+            page.screenshot(path=str(screenshots / f"stickers-readonly-{width}-{locale}.png"), full_page=True)
+            assert horizontal_overflow(page) == 0, overflowing_elements(page)
+
+            context.clear_cookies()  # the public page as a fan sees it: watermarked previews
+            open_page(page, public)
+            images_loaded(page, "#stickers img")
+            assert page.locator("#stickers img").count() == 8
+            page.locator("#stickers").screenshot(path=str(screenshots / f"stickers-public-{width}-{locale}.png"))
+            assert horizontal_overflow(page) == 0, overflowing_elements(page)
+        finally:
+            context.close()
+
+    in_browser(scenario)
