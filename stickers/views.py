@@ -242,7 +242,7 @@ def upload(listing_id: int):
         db.session.rollback()
         if wants_json():
             return jsonify({"added": [], "refused": [], "error": " ".join(_messages(exc)), "errors": exc.errors}), 422
-        return _edit_page(pack, errors={"upload": _messages(exc)}, status=422)
+        return _edit_page(_owned(listing_id), errors={"upload": _messages(exc)}, status=422)
     except Conflict as exc:
         return _refuse(pack, exc)
     added = [{"id": s.id, "position": s.position, "name": s.original_name} for s in result.added]
@@ -284,7 +284,7 @@ def replace(listing_id: int, sticker_id: int):
         db.session.rollback()
         if wants_json():
             return jsonify({"error": " ".join(_messages(exc)), "errors": exc.errors}), 422
-        return _edit_page(pack, errors={sticker_id: {"file": _messages(exc)}}, status=422)
+        return _edit_page(_owned(listing_id), errors={sticker_id: {"file": _messages(exc)}}, status=422)
     except Conflict as exc:
         return _refuse(pack, exc, _sticker_anchor(sticker_id))
     return _finish(pack, revision, _("Sticker %(position)s was replaced.", position=position), _sticker_anchor(sticker_id))
@@ -328,7 +328,7 @@ def move(listing_id: int, sticker_id: int):
         db.session.rollback()
         if wants_json():
             return jsonify({"error": " ".join(_messages(exc)), "errors": exc.errors}), 422
-        return _edit_page(pack, errors={sticker_id: {"position": _messages(exc)}}, status=422)
+        return _edit_page(_owned(listing_id), errors={sticker_id: {"position": _messages(exc)}}, status=422)
     except Conflict as exc:
         return _refuse(pack, exc, _sticker_anchor(sticker_id))
     return _finish(pack, revision, _("The sticker moved to position %(position)s.", position=position), _sticker_anchor(sticker_id))
@@ -347,7 +347,7 @@ def details(listing_id: int, sticker_id: int):
         db.session.rollback()
         if wants_json():
             return jsonify({"error": " ".join(_messages(exc)), "errors": exc.errors}), 422
-        return _edit_page(pack, errors={sticker_id: exc.errors}, values={sticker_id: data}, status=422)
+        return _edit_page(_owned(listing_id), errors={sticker_id: exc.errors}, values={sticker_id: data}, status=422)
     except Conflict as exc:
         return _refuse(pack, exc, _sticker_anchor(sticker_id))
     return _finish(pack, revision, _("Sticker %(position)s was saved.", position=position), _sticker_anchor(sticker_id))

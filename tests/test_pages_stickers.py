@@ -215,6 +215,15 @@ def test_an_upload_without_files_is_a_form_error(make, mia, owner_client):
     assert owner_client.post(edit_url(listing, "/stickers"), data={}, headers=JSON).status_code == 422
 
 
+def test_a_bad_first_post_to_a_new_listings_stickers_is_a_form_error(make, mia, owner_client):
+    listing = make.listing(mia, kind="sticker_pack")  # no sticker rows of any kind yet
+
+    response = owner_client.post(edit_url(listing, "/stickers"), data={})
+
+    assert response.status_code == 422
+    assert "Choose at least one file." in main_of(response)
+
+
 def test_an_upload_past_the_request_limit_is_a_clear_413(app, make, mia, owner_client):
     listing = make.sticker_pack(mia, count=0)
     limit = app.config["MAX_CONTENT_LENGTH"]
@@ -482,6 +491,13 @@ def test_a_pack_under_review_or_published_is_read_only(make, mia, owner_client, 
     assert db.session.get(Listing, listing.id).status == status
 
 
+def test_a_listing_of_another_kind_has_no_sticker_pages(make, mia, owner_client):
+    course = make.listing(mia, kind="course")
+
+    assert owner_client.get(edit_url(course)).status_code == 404
+    assert owner_client.post(edit_url(course, "/stickers"), data=files(("x.png", make.sticker_png()))).status_code == 404
+
+
 def test_a_sticker_of_another_pack_is_not_found(make, mia, owner_client, draft):
     other_pack = make.sticker_pack(mia, count=1)
     foreign = pack_of(other_pack).stickers[0].id
@@ -519,6 +535,16 @@ def test_art_files_are_served_with_their_type_and_privacy(client, make, mia, own
     assert (main.status_code, main.mimetype, tab.mimetype) == (200, "image/png", "image/png")
     assert main.headers["Cache-Control"].startswith("private")
     assert client.get(f"/sticker-packs/{listing.id}/main.png").status_code == 403
+
+
+def test_operators_see_the_art_without_the_watermark(app, make, mia):
+    listing = make.sticker_pack(mia, count=1, status="submitted")
+    first = pack_of(listing).stickers[0].id
+    operator = logged_in(app, make, make.operator())
+
+    assert operator.get(f"/sticker-packs/{listing.id}/stickers/{first}/full").status_code == 200
+    assert operator.get(f"/sticker-packs/{listing.id}/stickers/{first}/preview").status_code == 200
+    assert operator.get(edit_url(listing)).status_code == 403
 
 
 def test_a_file_not_built_yet_is_404(owner_client, draft):
