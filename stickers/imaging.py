@@ -27,6 +27,9 @@ MIN_SIDE = 64
 MAX_SIDE = 4096
 MAX_FRAME_PIXELS = 4096 * 4096  # per frame, checked from the header before decoding (bomb)
 MAX_TOTAL_PIXELS = 40_000_000  # all frames of an animation: ~160 MB decoded as RGBA
+#: the longest side of a sticker's thumbnail (owners) and watermarked preview (everyone else)
+THUMB_SIDE = 160
+PREVIEW_SIDE = 320
 MAX_FRAMES = 300
 MAX_ZIP_BYTES = 60 * 1024 * 1024  # the zip upload itself
 MAX_ZIP_MEMBERS = 200
@@ -406,12 +409,12 @@ def encode_master(art: Art) -> tuple[bytes, str]:
     return _png(art.frames[0]), "png"
 
 
-def render_thumb(art: Art, side: int = 160) -> bytes:
+def render_thumb(art: Art, side: int = THUMB_SIDE) -> bytes:
     """A still WebP of the first frame that fits in side x side (never enlarged)."""
     return _webp([_shrink(art.frames[0], side)], [0], quality=80)
 
 
-def render_preview(art: Art, side: int = 320) -> bytes:
+def render_preview(art: Art, side: int = PREVIEW_SIDE) -> bytes:
     """A still WebP of the first frame under a repeated diagonal ENCORE watermark and a central band."""
     frame = _shrink(art.frames[0], side)
     return _webp([Image.alpha_composite(frame, _watermark(frame.size))], [0], quality=80)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 KB = 1024
 MB = 1024 * KB
 
@@ -101,10 +103,12 @@ PLATFORMS: dict[str, PlatformRule] = {
 
 
 def describe_counts(counts: tuple[int, ...] | range) -> str:
-    """'8, 16, 24, 32 or 40' / '3 to 30' (digits and punctuation only, readable in both languages)."""
+    """'8, 16, 24, 32 or 40' / '3–30', in the current locale."""
     if isinstance(counts, range):
         return f"{counts.start}–{counts.stop - 1}"
-    return ", ".join(str(n) for n in counts)
+    if len(counts) == 1:
+        return str(counts[0])
+    return _("%(first)s or %(last)s", first=", ".join(str(n) for n in counts[:-1]), last=counts[-1])
 
 
 def split_sizes(count: int, rule: PlatformRule) -> list[int]:

@@ -18,7 +18,7 @@ from app.extensions import db
 from app.storage import get_storage
 from marketplace.catalog import services as catalog
 from marketplace.catalog.models import Listing, ListingStatus
-from stickers import services
+from stickers import imaging, services
 from stickers.models import ProcessingState, StickerPack
 from stickers.platforms import PLATFORMS
 from stickers.tasks import queue_processing
@@ -36,7 +36,7 @@ VARIANTS = {"preview": "preview_key", "thumb": "thumb_key", "full": "master_key"
 PACK_IMAGES = {"main": "main_image_key", "tab": "tab_image_key"}
 CONTENT_TYPES = {"png": "image/png", "webp": "image/webp", "gif": "image/gif"}
 #: the longest side of the thumbnails and previews stickers.imaging renders (for the img width/height)
-IMAGE_SIDES = {"thumb": 160, "preview": 320}
+IMAGE_SIDES = {"thumb": imaging.THUMB_SIDE, "preview": imaging.PREVIEW_SIDE}
 #: a processing state the edit page keeps polling in
 BUSY_STATES = {ProcessingState.QUEUED, ProcessingState.PROCESSING}
 #: the statuses whose "Submit for review" button the edit page shows (as the catalog dashboard does)

@@ -137,7 +137,7 @@ def sticker_pack(owner: User, count: int = 8, status: str = ListingStatus.DRAFT,
     from stickers import services as sticker_services
     from stickers.processing import process_pack
 
-    created = catalog.create_listing(owner, listing_data(kind="sticker_pack", title=f"Sticker pack {_n()}", **data))
+    created = catalog.create_listing(owner, listing_data(**{"kind": "sticker_pack", "title": f"Sticker pack {_n()}", **data}))
     pack = sticker_services.own_pack(owner, created.id)
     if animated:
         sticker_services.set_animated(owner, pack, True)
