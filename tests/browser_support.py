@@ -1,6 +1,6 @@
 """Browser test support: the session `app` served on a free loopback port, and headless Chromium.
 
-Import the fixtures into a test module (`from tests.browser_support import live_server, browser, phone`)
+The fixtures (live_server, browser, phone, screenshots) are registered for every module by tests/conftest.py
 and mark its tests `@pytest.mark.browser`. Without /usr/bin/chromium the tests skip on a developer
 machine, but fail under CI (env CI set), where a missing browser is a broken setup.
 """

@@ -15,6 +15,9 @@ from app.extensions import db, limiter
 from app.factory import create_app
 
 from tests import factories
+# the browser fixtures live here once: session fixtures imported into several modules would start one
+# Playwright per module, and Playwright's sync API refuses a second instance in the same thread
+from tests.browser_support import browser, live_server, phone, screenshots  # noqa: F401
 
 TEST_DATABASE_URL = os.environ.get("ENCORE_TEST_DATABASE_URL")
 TEST_BROKER_URL = os.environ.get("ENCORE_TEST_BROKER_URL")

@@ -6,14 +6,7 @@ import pytest
 from app.extensions import db
 from app.storage import get_storage
 from marketplace.catalog import services as catalog
-from tests.browser_support import (  # noqa: F401  (fixtures)
-    browser,
-    horizontal_overflow,
-    live_server,
-    overflowing_elements,
-    phone,
-    screenshots,
-)
+from tests.browser_support import horizontal_overflow, overflowing_elements
 
 pytestmark = pytest.mark.browser
 

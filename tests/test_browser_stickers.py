@@ -10,83 +10,21 @@ in the main thread and committed before the browser starts, so the live server s
 """
 from __future__ import annotations
 
-import os
-import queue
-import threading
 
 import pytest
 
 from app.extensions import db
-from tests.browser_support import (  # noqa: F401  (fixtures)
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PHONE,
-    horizontal_overflow,
-    live_server,
-    overflowing_elements,
-    screenshots,
-)
+from tests.browser_support import PHONE, horizontal_overflow, overflowing_elements
 
 pytestmark = pytest.mark.browser
 
 LONG_TITLE = "超级无敌可爱的猫猫表情包 Supercalifragilistic Cat Emotes Vol. 12"
 
 
-class BrowserThread:
-    """Headless Chromium owned by one thread; scenarios are handed to it and their outcome handed back."""
-
-    def __init__(self):
-        self.jobs: queue.Queue = queue.Queue()
-        self.started = threading.Event()
-        self.failure: BaseException | None = None
-        self.thread = threading.Thread(target=self._serve, name="sticker-browser", daemon=True)
-        self.thread.start()
-        self.started.wait(60)
-        if self.failure:
-            raise self.failure
-
-    def _serve(self) -> None:
-        from playwright.sync_api import sync_playwright
-
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-                self.started.set()
-                while (job := self.jobs.get()) is not None:
-                    scenario, outcome = job
-                    try:
-                        outcome.put((True, scenario(browser)))
-                    except BaseException as exc:  # handed back to the test's thread
-                        outcome.put((False, exc))
-                browser.close()
-        except BaseException as exc:
-            self.failure = exc
-            self.started.set()
-
-    def run(self, scenario, timeout: float = 120):
-        outcome: queue.Queue = queue.Queue()
-        self.jobs.put((scenario, outcome))
-        ok, value = outcome.get(timeout=timeout)
-        if not ok:
-            raise value
-        return value
-
-    def stop(self) -> None:
-        self.jobs.put(None)
-        self.thread.join(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def in_browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: CI must install chromium (see .ci/run)")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    chromium = BrowserThread()
-    try:
-        yield chromium.run
-    finally:
-        chromium.stop()
+@pytest.fixture
+def in_browser(browser):
+    """Runs a scenario (a function of the browser) against the session's Chromium."""
+    return lambda scenario: scenario(browser)
 
 
 @pytest.fixture
