@@ -3,6 +3,11 @@
 Runs in a Celery task. Every file name is derived from the pack, the sticker and the sticker's source digest,
 and every encoder is deterministic, so a run repeated on the same art writes the same bytes to the same keys.
 Each sticker is committed on its own: the edit page sees progress, and one bad sticker does not stop the rest.
+
+No database transaction stays open while images are rendered: the run reads what it needs, ends the read, does
+the slow work, then writes in a short transaction whose first statement is a guarded UPDATE. On SQLite (the
+embedded default) a transaction that reads and later writes fails at once with "database is locked" when another
+connection wrote meanwhile (every API request with a token does); a write-first transaction waits its turn instead.
 """
 from __future__ import annotations
 
@@ -12,7 +17,6 @@ import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import update
-from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from app.db import utcnow
 from app.extensions import db
@@ -25,8 +29,28 @@ from stickers.problems import StickerProblem
 log = logging.getLogger(__name__)
 
 
-def _sticker_folder(sticker: Sticker) -> str:
-    return f"{PRIVATE_PREFIX}stickers/{sticker.pack_id}/{sticker.id}-{sticker.source_digest[:16]}"
+@dataclass(frozen=True)
+class StickerJob:
+    """What rendering a sticker needs, read before the database is let go."""
+
+    id: int
+    pack_id: int
+    position: int
+    source_key: str
+    source_digest: str
+
+    @classmethod
+    def of(cls, sticker: Sticker) -> StickerJob:
+        return cls(sticker.id, sticker.pack_id, sticker.position, sticker.source_key, sticker.source_digest)
+
+
+def _sticker_folder(job: StickerJob) -> str:
+    return f"{PRIVATE_PREFIX}stickers/{job.pack_id}/{job.id}-{job.source_digest[:16]}"
+
+
+def _write_first(statement) -> int:
+    """Run a guarded UPDATE as a transaction's first statement (see the module docstring); the rows it matched."""
+    return db.session.execute(statement.execution_options(synchronize_session=False)).rowcount
 
 
 def export_key(pack_id: int, platform: str) -> str:
@@ -40,32 +64,33 @@ def _render_for(art: imaging.Art, spec: ImageSpec, **where) -> bytes:
         raise StickerProblem(problem.code, **{**problem.params, **where}) from None
 
 
-def render_sticker(sticker: Sticker, animated_pack: bool, storage: Storage) -> None:
-    """Master, thumbnail, watermarked preview and one rendition per platform, stored next to each other."""
-    if not storage.exists(sticker.source_key):
+def render_sticker(job: StickerJob, animated_pack: bool, storage: Storage) -> dict:
+    """Master, thumbnail, watermarked preview and one rendition per platform, stored next to each other;
+    returns the sticker's new column values."""
+    if not storage.exists(job.source_key):
         raise StickerProblem("source_missing")
-    with storage.open(sticker.source_key) as source:
+    with storage.open(job.source_key) as source:
         art = imaging.decode_art(source.read())
-    folder = _sticker_folder(sticker)
+    folder = _sticker_folder(job)
     master, extension = imaging.encode_master(art)
-    sticker.master_key = storage.put(f"{folder}/master.{extension}", master)
-    sticker.thumb_key = storage.put(f"{folder}/thumb.webp", imaging.render_thumb(art))
-    sticker.preview_key = storage.put(f"{folder}/preview.webp", imaging.render_preview(art))
+    values = {
+        "master_key": storage.put(f"{folder}/master.{extension}", master),
+        "thumb_key": storage.put(f"{folder}/thumb.webp", imaging.render_thumb(art)),
+        "preview_key": storage.put(f"{folder}/preview.webp", imaging.render_preview(art)),
+    }
     renditions = {}
     for rule in PLATFORMS.values():
         spec = rule.sticker_spec(animated_pack)
         if spec is None:
             continue  # the platform's export reports it once for the whole pack
         try:
-            data = _render_for(art, spec, platform=rule.name, position=sticker.position)
+            data = _render_for(art, spec, platform=rule.name, position=job.position)
         except StickerProblem as problem:
             renditions[rule.code] = {"problem": problem.as_dict()}
             continue
         key = storage.put(f"{folder}/{rule.code}.{spec.extension}", data)
         renditions[rule.code] = {"key": key, "size": len(data)}
-    sticker.renditions = renditions
-    sticker.problems = []
-    sticker.status = StickerStatus.READY
+    return {**values, "renditions": renditions, "problems": [], "status": StickerStatus.READY}
 
 
 @dataclass
@@ -177,37 +202,56 @@ def _main_art(pack: StickerPack, storage: Storage) -> imaging.Art | None:
         return imaging.decode_art(master.read())
 
 
-def _store_pack_images(pack: StickerPack, main_art: imaging.Art | None, storage: Storage) -> None:
-    pack.main_image_key = pack.tab_image_key = None
+def _pack_images(listing_id: int, main_art: imaging.Art | None, storage: Storage) -> dict:
+    """The pack's own main and tab images, stored; their keys (None when there is no art or it cannot fit)."""
+    keys = {"main_image_key": None, "tab_image_key": None}
     if main_art is None:
-        return
-    folder = f"{PRIVATE_PREFIX}stickers/{pack.listing_id}"
+        return keys
+    folder = f"{PRIVATE_PREFIX}stickers/{listing_id}"
     try:
-        pack.main_image_key = storage.put(f"{folder}/main.png", imaging.render(main_art, PACK_MAIN))
-        pack.tab_image_key = storage.put(f"{folder}/tab.png", imaging.render(main_art, PACK_TAB))
+        return {
+            "main_image_key": storage.put(f"{folder}/main.png", imaging.render(main_art, PACK_MAIN)),
+            "tab_image_key": storage.put(f"{folder}/tab.png", imaging.render(main_art, PACK_TAB)),
+        }
     except StickerProblem:
-        pack.main_image_key = pack.tab_image_key = None  # the platform exports report the size problem
+        return keys  # the platform exports report the size problem
 
 
 def _process_stickers(listing_id: int, storage: Storage, force: bool) -> None:
     pack = db.session.get(StickerPack, listing_id)
-    for sticker_id in [s.id for s in pack.stickers if force or s.status == StickerStatus.PENDING]:
-        sticker = db.session.get(Sticker, sticker_id)
-        if sticker is None:
-            continue  # deleted by the owner meanwhile
+    if pack is None:
+        return  # the listing was deleted meanwhile
+    animated = pack.animated
+    jobs = [StickerJob.of(s) for s in pack.stickers if force or s.status == StickerStatus.PENDING]
+    db.session.rollback()  # nothing to write: end the read before rendering
+    for job in jobs:
         try:
-            render_sticker(sticker, pack.animated, storage)
+            values = render_sticker(job, animated, storage)
         except StickerProblem as problem:
-            sticker.status, sticker.problems = StickerStatus.FAILED, [problem.as_dict()]
+            values = {"status": StickerStatus.FAILED, "problems": [problem.as_dict()]}
         except Exception:  # one broken sticker must not stop the pack
-            log.exception("sticker %s of pack %s could not be processed", sticker_id, listing_id)
-            sticker.status = StickerStatus.FAILED
-            sticker.problems = [StickerProblem("sticker_failed", platform="Encore", position=sticker.position).as_dict()]
-        try:
-            db.session.commit()
-        except (StaleDataError, ObjectDeletedError):
-            db.session.rollback()  # the sticker went away while it was rendered
-        pack = db.session.get(StickerPack, listing_id)
+            log.exception("sticker %s of pack %s could not be processed", job.id, listing_id)
+            problem = StickerProblem("sticker_failed", platform="Encore", position=job.position)
+            values = {"status": StickerStatus.FAILED, "problems": [problem.as_dict()]}
+        # only if the sticker is still there with the same art (the owner may have deleted or replaced it)
+        _write_first(update(Sticker).where(Sticker.id == job.id, Sticker.source_digest == job.source_digest).values(**values))
+        db.session.commit()
+
+
+def _export_values(pack: StickerPack, code: str, rule: PlatformRule, main_art, storage: Storage) -> dict:
+    """One platform's export row values; the zip is stored (or a stale one deleted) on the way."""
+    if not pack.stickers:
+        return {"status": ExportStatus.PENDING, "problems": []}
+    outcome = build_export(pack, rule, main_art, storage)
+    if outcome.data is None:
+        storage.delete(export_key(pack.listing_id, code))
+        return {"status": ExportStatus.FAILED, "problems": outcome.problems, "key": None, "size": None,
+                "sha256": None, "part_count": 0}
+    return {
+        "status": ExportStatus.READY, "problems": [],
+        "key": storage.put(export_key(pack.listing_id, code), outcome.data),
+        "size": len(outcome.data), "sha256": hashlib.sha256(outcome.data).hexdigest(), "part_count": outcome.parts,
+    }
 
 
 def process_pack(listing_id: int, storage: Storage, *, force: bool = False) -> StickerPack | None:
@@ -215,46 +259,35 @@ def process_pack(listing_id: int, storage: Storage, *, force: bool = False) -> S
     pack = db.session.get(StickerPack, listing_id)
     if pack is None:
         return None
-    revision = pack.revision
-    pack.processing_state = ProcessingState.PROCESSING if pack.stickers else ProcessingState.EMPTY
+    revision, has_stickers = pack.revision, bool(pack.stickers)
+    db.session.commit()  # ends the read (and commits what a caller such as the demo seeding left flushed)
+    state = ProcessingState.PROCESSING if has_stickers else ProcessingState.EMPTY
+    _write_first(update(StickerPack).where(StickerPack.listing_id == listing_id).values(processing_state=state))
     db.session.commit()
 
     _process_stickers(listing_id, storage, force)
 
     pack = db.session.get(StickerPack, listing_id)
-    db.session.refresh(pack)
-    if pack.revision != revision:
-        return pack  # the art changed meanwhile; the run queued by that change builds the exports
+    if pack is None or pack.revision != revision:
+        db.session.rollback()
+        return pack  # deleted, or the art changed meanwhile: the run queued by that change builds the exports
     main_art = _main_art(pack, storage)
-    _store_pack_images(pack, main_art, storage)
-    for code, rule in PLATFORMS.items():
-        export = _export_row(pack, code)
-        if not pack.stickers:
-            export.status, export.problems = ExportStatus.PENDING, []
-            continue
-        outcome = build_export(pack, rule, main_art, storage)
-        if outcome.data is None:
-            export.status, export.problems = ExportStatus.FAILED, outcome.problems
-            export.key = export.size = export.sha256 = None
-            export.part_count = 0
-            storage.delete(export_key(pack.listing_id, code))
-        else:
-            export.key = storage.put(export_key(pack.listing_id, code), outcome.data)
-            export.size = len(outcome.data)
-            export.sha256 = hashlib.sha256(outcome.data).hexdigest()
-            export.part_count = outcome.parts
-            export.status, export.problems = ExportStatus.READY, []
-    db.session.flush()
-    # only when no change came in meanwhile: a newer revision's run owns the state then
-    db.session.execute(
+    pack_values = _pack_images(listing_id, main_art, storage)
+    exports = {code: _export_values(pack, code, rule, main_art, storage) for code, rule in PLATFORMS.items()}
+    done = ProcessingState.DONE if pack.stickers else ProcessingState.EMPTY
+    db.session.rollback()
+
+    # only when no change came in meanwhile: a newer revision's run owns the state and the exports then
+    stored = _write_first(
         update(StickerPack)
         .where(StickerPack.listing_id == listing_id, StickerPack.revision == revision)
-        .values(
-            processed_revision=revision,
-            processed_at=utcnow(),
-            processing_state=ProcessingState.DONE if pack.stickers else ProcessingState.EMPTY,
-        )
+        .values(processed_revision=revision, processed_at=utcnow(), processing_state=done, **pack_values)
     )
+    pack = db.session.get(StickerPack, listing_id) if stored else None
+    if pack is not None:
+        for code, values in exports.items():
+            export = _export_row(pack, code)
+            for name, value in values.items():
+                setattr(export, name, value)
     db.session.commit()
-    db.session.refresh(pack)
-    return pack
+    return db.session.get(StickerPack, listing_id, populate_existing=True)

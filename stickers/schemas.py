@@ -79,7 +79,7 @@ class StickerProblemOut(Schema):
         unknown = INCLUDE  # documents additionalProperties: the parameters differ per code
 
     code = fields.String(metadata={"example": "count_not_allowed"})
-    message = fields.String(metadata={"example": "LINE needs 8, 16, 24, 32, 40 stickers; this pack has 5."})
+    message = fields.String(metadata={"example": "LINE needs 8, 16, 24, 32 or 40 stickers; this pack has 5."})
 
     @post_dump(pass_original=True)
     def _keep_params(self, data, original, **kwargs):

@@ -332,7 +332,7 @@ def test_report_has_the_issue_shape_and_names_the_failed_platform(client, make):
     (error,) = line["errors"]
     assert error["code"] == "count_not_allowed"
     assert (error["platform"], error["count"]) == ("LINE", 5)
-    assert error["message"] == "LINE needs 8, 16, 24, 32, 40 stickers; this pack has 5."
+    assert error["message"] == "LINE needs 8, 16, 24, 32 or 40 stickers; this pack has 5."
 
 
 def test_report_visibility_follows_the_listing(client, make):

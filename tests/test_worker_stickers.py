@@ -1,0 +1,127 @@
+"""Sticker processing through a real Celery worker thread and a real broker (Redis in CI, else the SQLAlchemy
+transport on a SQLite file) — not eager mode: the upload answers at once, the worker builds the pack later."""
+from __future__ import annotations
+
+import io
+import os
+import time
+
+import kombu.pools
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from app.extensions import db
+from stickers.models import ProcessingState, StickerPack
+from tests.api_support import bearer_for
+
+BROKER_URL = os.environ.get("ENCORE_TEST_BROKER_URL")
+TIMEOUT = 60.0
+
+
+def _reset_connections(celery) -> None:
+    """Forget pooled broker connections so the next publish uses the current broker_url (see test_worker.py)."""
+    kombu.pools.reset()
+    celery._pool = None
+    amqp = celery.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+
+
+@pytest.fixture(scope="module")
+def worker(app, tmp_path_factory):
+    """The app's Celery switched to a real broker, eager mode off, with one worker thread consuming from it."""
+    celery = app.extensions["celery"]
+    broker = BROKER_URL or f"sqla+sqlite:///{tmp_path_factory.mktemp('broker') / 'broker.sqlite'}"
+    changed = {
+        "broker_url": broker,
+        "task_always_eager": False,
+        "broker_connection_retry_on_startup": True,
+    }
+    saved = {key: celery.conf[key] for key in changed}
+    celery.conf.update(changed)
+    _reset_connections(celery)
+    celery.control.purge()  # leftovers of an interrupted earlier run must not be delivered here
+    try:
+        with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING") as running:
+            yield running
+    finally:
+        celery.conf.update(saved)
+        _reset_connections(celery)
+
+
+def _upload(client, listing_id: int, files: list[tuple[str, bytes]], headers):
+    return client.post(
+        f"/api/v1/sticker-packs/{listing_id}/stickers",
+        data={"files": [(io.BytesIO(data), name) for name, data in files]},
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+
+
+def _art(make, count: int, start: int = 0) -> list[tuple[str, bytes]]:
+    return [(f"{n + 1:02d}.png", make.sticker_png(size=(96, 96), index=n)) for n in range(start, start + count)]
+
+
+def _wait_until_done(listing_id: int, total: int) -> None:
+    """Poll the pack's state until the worker is done with it.
+
+    The poll reads the database, ending each read at once, rather than calling the API: every API call with a
+    bearer token writes the token's last use, and on SQLite a request that reads and then writes fails with
+    "database is locked" if the worker is committing at that moment (a kernel matter, see app/api and app/db).
+    The API's own answers are checked before the worker starts and after it is done.
+    """
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        pack = db.session.get(StickerPack, listing_id, populate_existing=True)
+        state = (pack.processing_state, pack.processed_revision == pack.revision, len(pack.stickers))
+        db.session.commit()  # never hold a read transaction while the worker writes
+        if state == (ProcessingState.DONE, True, total):
+            return
+        assert time.monotonic() < deadline, f"not processed within {TIMEOUT}s: {state}"
+        time.sleep(0.1)
+
+
+def _report(client, listing_id: int, headers) -> dict:
+    response = client.get(f"/api/v1/sticker-packs/{listing_id}", headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def test_upload_is_queued_and_a_real_worker_builds_the_exports(worker, client, make):
+    owner = make.streamer()
+    listing_id = make.listing(owner, kind="sticker_pack").id
+    headers = bearer_for(make, owner)
+
+    response = _upload(client, listing_id, _art(make, 8), headers)
+
+    assert response.status_code == 201, response.get_data(as_text=True)
+    pack = response.get_json()["pack"]
+    assert pack["processing"] == {"state": "queued", "done": 0, "total": 8}
+    assert {s["status"] for s in pack["stickers"]} == {"pending"}
+    assert {e["status"] for e in pack["exports"].values()} == {"pending"}
+    _wait_until_done(listing_id, 8)
+    report = _report(client, listing_id, headers)
+    assert report["processing"] == {"state": "done", "done": 8, "total": 8}
+    assert {s["status"] for s in report["stickers"]} == {"ready"}
+    assert {code: e["status"] for code, e in report["exports"].items()} == {
+        "line": "ready", "telegram": "ready", "whatsapp": "ready",
+    }
+
+
+def test_a_change_after_processing_is_queued_and_processed_again(worker, client, make):
+    owner = make.streamer()
+    listing_id = make.listing(owner, kind="sticker_pack").id
+    headers = bearer_for(make, owner)
+    assert _upload(client, listing_id, _art(make, 3), headers).status_code == 201
+    _wait_until_done(listing_id, 3)
+    first, second, third = [s["id"] for s in _report(client, listing_id, headers)["stickers"]]
+
+    deleted = client.delete(f"/api/v1/sticker-packs/{listing_id}/stickers/{first}", headers=headers)
+    _wait_until_done(listing_id, 2)
+
+    assert deleted.status_code == 204
+    report = _report(client, listing_id, headers)
+    assert [s["id"] for s in report["stickers"]] == [second, third]
+    assert report["exports"]["telegram"]["status"] == "ready"
+    assert report["exports"]["whatsapp"]["status"] == "failed"  # two stickers: below WhatsApp's three
+    assert report["exports"]["whatsapp"]["errors"][0]["code"] == "count_not_allowed"
