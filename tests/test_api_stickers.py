@@ -278,6 +278,19 @@ def test_upload_without_files_is_422_naming_files(client, make):
     assert db.session.get(StickerPack, listing.id) is None or not db.session.get(StickerPack, listing.id).stickers
 
 
+def test_an_upload_over_the_request_limit_is_a_413_problem(app, client, make):
+    owner = make.streamer()
+    listing = make.sticker_pack(owner, count=1)
+    headers = bearer_for(make, owner)
+    before = report(client, listing.id, headers)
+    too_big = b"\x00" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+
+    response = post_files(client, listing.id, [("huge.png", too_big)], headers)
+
+    assert_problem(response, 413)
+    assert report(client, listing.id, headers) == before
+
+
 # ---------------------------------------------------------------- who may upload
 
 def test_only_the_owner_may_upload(client, make):
