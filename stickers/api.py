@@ -17,7 +17,9 @@ from app.extensions import csrf, db
 from app.storage import get_storage
 from stickers import services
 from stickers.models import StickerPack
-from stickers.schemas import StickerImageIn, StickerPackOut, StickerPackPatch, SingleStickerOut, StickerPatch, StickerUploadIn, StickerUploadOut
+from stickers.schemas import (
+    SingleStickerOut, StickerImageIn, StickerPackOut, StickerPackPatch, StickerPatch, StickerUploadIn, StickerUploadOut,
+)
 from stickers.tasks import queue_processing
 
 bp = APIBlueprint(
@@ -27,7 +29,6 @@ bp = APIBlueprint(
     tag={"name": "Sticker packs", "description": "Sticker art, its processing and the platform exports."},
 )
 csrf.exempt(bp)  # the API authenticates with bearer tokens, never with the session cookie
-# multipart bodies refuse unknown fields too (webargs ignores them by default), so a misnamed file field is named
 
 PACK = "/sticker-packs/<int:listing_id>"
 STICKER = PACK + "/stickers/<int:sticker_id>"
@@ -78,6 +79,7 @@ def update_sticker(listing_id: int, sticker_id: int, body):
 
 @bp.put(STICKER + "/image")
 @bp.auth_required(auth)
+# multipart bodies refuse unknown fields too (webargs ignores them by default), so a misnamed file field is named
 @bp.input(StickerImageIn, location="files", arg_name="upload", unknown=RAISE)
 @bp.output(SingleStickerOut)
 @bp.doc(responses=[403, 404, 409, 413, 422])
