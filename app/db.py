@@ -1,6 +1,7 @@
 """Declarative base with a constraint naming convention, shared column mixins, time helpers."""
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event
@@ -63,11 +64,25 @@ def render_migration_item(type_, obj, autogen_context):
     return False
 
 
+#: how long a SQLite transaction waits for another connection's write lock before giving up
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: how SQLite transactions begin in the current context: IMMEDIATE (the app), or DEFERRED where a caller
+#: only inspects the database beside the app's own threads (the test suite's session, which would otherwise
+#: hold the write lock while a live server or a worker thread waits for it)
+sqlite_begin_mode: ContextVar[str] = ContextVar("sqlite_begin_mode", default="IMMEDIATE")
+
+
 def make_sqlite_transactional(engine) -> None:
     """Let SQLAlchemy, not the sqlite3 driver, begin transactions (SQLAlchemy's pysqlite recipe).
 
     The driver otherwise opens a transaction only before a data change, so a SAVEPOINT issued first
     runs outside any transaction and its RELEASE commits: begin_nested() would commit early.
+
+    Transactions begin IMMEDIATE, taking SQLite's write lock at once: a transaction that read first
+    and writes later fails at once with "database is locked" when another connection wrote meanwhile
+    (SQLite cannot wait there), which a web request beside the Celery worker would hit. Taking the lock
+    up front makes concurrent transactions queue (up to the busy timeout) instead. SQLite is the
+    embedded default; production runs PostgreSQL, which this does not touch.
     """
     if engine.dialect.name != "sqlite":
         return
@@ -75,7 +90,8 @@ def make_sqlite_transactional(engine) -> None:
     @event.listens_for(engine, "connect")
     def _driver_autocommit(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN DEFERRED" if sqlite_begin_mode.get() == "DEFERRED" else "BEGIN IMMEDIATE")

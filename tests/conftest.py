@@ -11,6 +11,7 @@ from flask import has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
+from app.db import sqlite_begin_mode
 from app.extensions import db, limiter
 from app.factory import create_app
 
@@ -111,12 +112,17 @@ def _empty_tables() -> None:
 
 @pytest.fixture(autouse=True)
 def app_context(app):
-    """Every test runs inside an app context and starts from empty tables."""
+    """Every test runs inside an app context and starts from empty tables.
+
+    The test's own session begins SQLite transactions DEFERRED: a test that reads while a live server or a
+    worker thread writes must not hold the write lock the app's IMMEDIATE transactions wait for."""
+    mode = sqlite_begin_mode.set("DEFERRED")
     with app.app_context():
         yield
         db.session.rollback()
         db.session.remove()
         _empty_tables()
+    sqlite_begin_mode.reset(mode)
     app.config["WTF_CSRF_ENABLED"] = False
     limiter.reset()
 

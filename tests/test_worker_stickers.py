@@ -10,8 +10,6 @@ import kombu.pools
 import pytest
 from celery.contrib.testing.worker import start_worker
 
-from app.extensions import db
-from stickers.models import ProcessingState, StickerPack
 from tests.api_support import bearer_for
 
 BROKER_URL = os.environ.get("ENCORE_TEST_BROKER_URL")
@@ -62,29 +60,23 @@ def _art(make, count: int, start: int = 0) -> list[tuple[str, bytes]]:
     return [(f"{n + 1:02d}.png", make.sticker_png(size=(96, 96), index=n)) for n in range(start, start + count)]
 
 
-def _wait_until_done(listing_id: int, total: int) -> None:
-    """Poll the pack's state until the worker is done with it.
-
-    The poll reads the database, ending each read at once, rather than calling the API: every API call with a
-    bearer token writes the token's last use, and on SQLite a request that reads and then writes fails with
-    "database is locked" if the worker is committing at that moment (a kernel matter, see app/api and app/db).
-    The API's own answers are checked before the worker starts and after it is done.
-    """
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        pack = db.session.get(StickerPack, listing_id, populate_existing=True)
-        state = (pack.processing_state, pack.processed_revision == pack.revision, len(pack.stickers))
-        db.session.commit()  # never hold a read transaction while the worker writes
-        if state == (ProcessingState.DONE, True, total):
-            return
-        assert time.monotonic() < deadline, f"not processed within {TIMEOUT}s: {state}"
-        time.sleep(0.1)
-
-
 def _report(client, listing_id: int, headers) -> dict:
     response = client.get(f"/api/v1/sticker-packs/{listing_id}", headers=headers)
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()
+
+
+def _wait_until_done(client, listing_id: int, headers, total: int) -> list[dict]:
+    """Poll the API, as a client would, while the worker writes; returns every report seen."""
+    deadline = time.monotonic() + TIMEOUT
+    seen = []
+    while True:
+        report = _report(client, listing_id, headers)
+        seen.append(report)
+        if report["processing"] == {"state": "done", "done": total, "total": total}:
+            return seen
+        assert time.monotonic() < deadline, f"not processed within {TIMEOUT}s: {report['processing']}"
+        time.sleep(0.05)
 
 
 def test_upload_is_queued_and_a_real_worker_builds_the_exports(worker, client, make):
@@ -99,8 +91,11 @@ def test_upload_is_queued_and_a_real_worker_builds_the_exports(worker, client, m
     assert pack["processing"] == {"state": "queued", "done": 0, "total": 8}
     assert {s["status"] for s in pack["stickers"]} == {"pending"}
     assert {e["status"] for e in pack["exports"].values()} == {"pending"}
-    _wait_until_done(listing_id, 8)
-    report = _report(client, listing_id, headers)
+    seen = _wait_until_done(client, listing_id, headers, 8)
+    report = seen[-1]
+    progress = [r["processing"]["done"] for r in seen]
+    assert progress == sorted(progress)  # the count of processed stickers only grows while the worker runs
+    assert {r["processing"]["state"] for r in seen} <= {"queued", "processing", "done"}
     assert report["processing"] == {"state": "done", "done": 8, "total": 8}
     assert {s["status"] for s in report["stickers"]} == {"ready"}
     assert {code: e["status"] for code, e in report["exports"].items()} == {
@@ -113,11 +108,11 @@ def test_a_change_after_processing_is_queued_and_processed_again(worker, client,
     listing_id = make.listing(owner, kind="sticker_pack").id
     headers = bearer_for(make, owner)
     assert _upload(client, listing_id, _art(make, 3), headers).status_code == 201
-    _wait_until_done(listing_id, 3)
+    _wait_until_done(client, listing_id, headers, 3)
     first, second, third = [s["id"] for s in _report(client, listing_id, headers)["stickers"]]
 
     deleted = client.delete(f"/api/v1/sticker-packs/{listing_id}/stickers/{first}", headers=headers)
-    _wait_until_done(listing_id, 2)
+    _wait_until_done(client, listing_id, headers, 2)
 
     assert deleted.status_code == 204
     report = _report(client, listing_id, headers)

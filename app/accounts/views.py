@@ -54,8 +54,9 @@ def register():
             db.session.rollback()
             apply_errors(form, error)
         else:
+            user_id = user.id
             db.session.commit()
-            queue_welcome_email(user.id)
+            queue_welcome_email(user_id)
             login_user(user)
             flash(_("Welcome to Encore, %(name)s!", name=user.display_name), "success")
             return redirect(safe_local_path(request.args.get("next")) or url_for("catalog.home"))
