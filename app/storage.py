@@ -8,6 +8,10 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from flask import current_app, url_for
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.extensions import db
 
 _KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-/]*\.[a-z0-9]{2,5}$")
 #: keys under this folder are never served by /media: the owning package serves them after its own access check
@@ -64,6 +68,32 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+
+_PENDING_DELETES = "encore.storage.delete_after_commit"
+
+
+def delete_after_commit(storage: Storage, keys) -> None:
+    """Delete these files once the current transaction commits; a rollback keeps them.
+
+    A row that stops pointing at a file must not lose the file before the change is durable: if the
+    commit fails, the old row still needs it.
+    """
+    keys = [key for key in keys if key]
+    if keys:
+        db.session().info.setdefault(_PENDING_DELETES, []).append((storage, keys))
+
+
+@event.listens_for(Session, "after_commit")
+def _delete_committed(session: Session) -> None:
+    for storage, keys in session.info.pop(_PENDING_DELETES, []):
+        for key in keys:
+            storage.delete(key)
+
+
+@event.listens_for(Session, "after_rollback")
+def _keep_rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING_DELETES, None)
 
 
 def init_app(app) -> None:

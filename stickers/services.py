@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.errors import Conflict, Errors, NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db
-from app.storage import PRIVATE_PREFIX, Storage
+from app.storage import PRIVATE_PREFIX, Storage, delete_after_commit
 from marketplace.catalog import services as catalog
 from marketplace.catalog.models import Listing, ListingStatus
 from stickers import imaging
@@ -216,6 +216,7 @@ def reorder_stickers(user: User, pack: StickerPack, sticker_ids: list[int]) -> N
 
 def move_sticker(user: User, pack: StickerPack, sticker_id: int, position: int) -> None:
     """Move one sticker to a 1-based position, shifting the others."""
+    _require_editable(user, pack)
     ids = [s.id for s in pack.stickers]
     _sticker(pack, sticker_id)
     if not 1 <= position <= len(ids):
@@ -307,10 +308,9 @@ def _files_of(sticker: Sticker) -> list[str]:
 
 
 def _delete_unshared(pack: StickerPack, keys: list[str], storage: Storage) -> None:
-    """Delete files no remaining sticker uses (two stickers may share a source with the same bytes)."""
+    """Delete, once committed, files no remaining sticker uses (two stickers may share a source's bytes)."""
     in_use = {key for sticker in pack.stickers for key in _files_of(sticker)}
-    for key in set(keys) - in_use:
-        storage.delete(key)
+    delete_after_commit(storage, sorted(set(keys) - in_use))
 
 
 # ---------------------------------------------------------------- reading

@@ -234,8 +234,26 @@ def test_cover_upload_is_reencoded_with_a_thumbnail_and_replaces_the_old_files(m
         assert full.format == "WEBP" and max(full.size) == 1600
     with storage.open(listing.cover_thumb_key) as fh:
         assert max(Image.open(fh).size) == 480
+    db.session.commit()
     catalog.set_cover(owner, listing, make.png_bytes(color=(0, 0, 255)), storage)
+    assert all(storage.exists(key) for key in first_keys)  # until the change is committed
+    db.session.commit()
     assert not any(storage.exists(key) for key in first_keys)
+
+
+def test_a_rolled_back_cover_change_keeps_the_old_files(make):
+    owner = make.streamer()
+    listing = make.listing(owner)
+    storage = get_storage()
+    catalog.set_cover(owner, listing, make.png_bytes(), storage)
+    db.session.commit()
+    kept = (listing.cover_key, listing.cover_thumb_key)
+
+    catalog.set_cover(owner, listing, make.png_bytes(color=(0, 0, 255)), storage)
+    db.session.rollback()
+
+    assert (listing.cover_key, listing.cover_thumb_key) == kept
+    assert all(storage.exists(key) for key in kept)
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from app.security import (
     verify_against_dummy,
     verify_password,
 )
-from app.storage import Storage, new_key
+from app.storage import Storage, delete_after_commit, new_key
 from app.validation import clean_email, clean_handle, clean_text, image_error, slugify
 
 
@@ -130,15 +130,14 @@ def update_creator_profile(profile: CreatorProfile, display_name, bio) -> None:
 
 
 def set_avatar(profile: CreatorProfile, data: bytes, storage: Storage) -> None:
-    """Re-encode and store a new avatar; the old file goes once the new one is safely stored."""
+    """Re-encode and store a new avatar; the old file goes once the change is committed."""
     try:
         avatar = avatar_rendition(data)
     except ImageRejected as exc:
         raise ValidationFailed.one("avatar", image_error(exc))
     old_key = profile.avatar_key
     profile.avatar_key = storage.put(new_key("avatars", avatar.extension), avatar.data)
-    if old_key:
-        storage.delete(old_key)
+    delete_after_commit(storage, [old_key])
 
 
 def find_brand(slug: str) -> Brand | None:

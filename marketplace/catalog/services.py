@@ -18,7 +18,7 @@ from app.errors import Conflict, Errors, NotFound, PermissionDenied, ValidationF
 from app.extensions import db
 from app.images import ImageRejected, cover_renditions
 from app.money import CURRENCY_EXPONENTS, MAX_AMOUNT
-from app.storage import Storage, new_key
+from app.storage import Storage, delete_after_commit, new_key
 from app.validation import SLUG_PATTERN, clean_text, image_error, slugify
 from marketplace import kinds
 from marketplace.catalog.models import (
@@ -308,9 +308,7 @@ def set_cover(user: User, listing: Listing, data: bytes, storage: Storage) -> Li
     old = [listing.cover_key, listing.cover_thumb_key]
     listing.cover_key = storage.put(new_key("covers", full.extension), full.data)
     listing.cover_thumb_key = storage.put(new_key("covers", thumb.extension), thumb.data)
-    for key in old:
-        if key:
-            storage.delete(key)
+    delete_after_commit(storage, old)
     if listing.status in BACK_TO_DRAFT_ON_EDIT:
         _move(listing, user, ListingStatus.DRAFT)
     return listing
