@@ -29,6 +29,8 @@ def message(code: str, params: dict) -> str:
     for name in ("limit", "size"):
         if name in p:
             p[name] = _kb(p[name])
+    if "image" in p:
+        p["image"] = {"main": _("main"), "tab": _("tab")}.get(p["image"], p["image"])
     messages = {
         # one uploaded file
         "empty": lambda: _("The file is empty."),
