@@ -269,6 +269,14 @@ def _find_sticker(pack: StickerPack, sticker_id: int):
     return sticker
 
 
+def _invalid_sticker_input(listing_id: int, exc: ValidationFailed, errors: dict, values: dict | None = None):
+    """A refused change to one sticker: nothing is kept; JSON for scripts, else the page with the errors on that sticker."""
+    db.session.rollback()
+    if wants_json():
+        return jsonify({"error": " ".join(_messages(exc)), "errors": exc.errors}), 422
+    return _edit_page(_owned(listing_id), errors=errors, values=values, status=422)
+
+
 @bp.post("/dashboard/sticker-packs/<int:listing_id>/stickers/<int:sticker_id>/replace")
 @login_required
 def replace(listing_id: int, sticker_id: int):
@@ -281,10 +289,7 @@ def replace(listing_id: int, sticker_id: int):
             raise ValidationFailed.one("file", _("Choose the new image file."))
         services.replace_sticker(current_user, pack, sticker_id, upload_file.filename, upload_file.read(), get_storage())
     except ValidationFailed as exc:
-        db.session.rollback()
-        if wants_json():
-            return jsonify({"error": " ".join(_messages(exc)), "errors": exc.errors}), 422
-        return _edit_page(_owned(listing_id), errors={sticker_id: {"file": _messages(exc)}}, status=422)
+        return _invalid_sticker_input(listing_id, exc, {sticker_id: {"file": _messages(exc)}})
     except Conflict as exc:
         return _refuse(pack, exc, _sticker_anchor(sticker_id))
     return _finish(pack, revision, _("Sticker %(position)s was replaced.", position=position), _sticker_anchor(sticker_id))
@@ -325,10 +330,7 @@ def move(listing_id: int, sticker_id: int):
         position = _target_position(sticker)
         services.move_sticker(current_user, pack, sticker_id, position)
     except ValidationFailed as exc:
-        db.session.rollback()
-        if wants_json():
-            return jsonify({"error": " ".join(_messages(exc)), "errors": exc.errors}), 422
-        return _edit_page(_owned(listing_id), errors={sticker_id: {"position": _messages(exc)}}, status=422)
+        return _invalid_sticker_input(listing_id, exc, {sticker_id: {"position": _messages(exc)}})
     except Conflict as exc:
         return _refuse(pack, exc, _sticker_anchor(sticker_id))
     return _finish(pack, revision, _("The sticker moved to position %(position)s.", position=position), _sticker_anchor(sticker_id))
@@ -344,10 +346,7 @@ def details(listing_id: int, sticker_id: int):
     try:
         services.update_sticker(current_user, pack, sticker_id, data)
     except ValidationFailed as exc:
-        db.session.rollback()
-        if wants_json():
-            return jsonify({"error": " ".join(_messages(exc)), "errors": exc.errors}), 422
-        return _edit_page(_owned(listing_id), errors={sticker_id: exc.errors}, values={sticker_id: data}, status=422)
+        return _invalid_sticker_input(listing_id, exc, {sticker_id: exc.errors}, values={sticker_id: data})
     except Conflict as exc:
         return _refuse(pack, exc, _sticker_anchor(sticker_id))
     return _finish(pack, revision, _("Sticker %(position)s was saved.", position=position), _sticker_anchor(sticker_id))

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import time
 from pathlib import Path
 
-import kombu.pools
 import pytest
-from celery.contrib.testing.worker import start_worker
 
 from app.extensions import db
 from app.mail import deliver_email, queue_welcome_email, send_email
-
-BROKER_URL = os.environ.get("ENCORE_TEST_BROKER_URL")
+from tests.worker_support import reset_connections, worker  # noqa: F401  (fixture)
 
 
 @pytest.fixture
@@ -25,42 +21,6 @@ def outbox(app, tmp_path):
     app.config["ENCORE_OUTBOX_PATH"] = str(tmp_path / "outbox")
     yield tmp_path / "outbox"
     app.config["ENCORE_OUTBOX_PATH"] = saved
-
-
-def _reset_connections(celery) -> None:
-    """Forget pooled broker connections so the next publish uses the current broker_url.
-
-    kombu keeps pools in a process-wide registry keyed by broker URL; closing one without clearing
-    the registry would hand the closed pool back on the next publish to the same URL.
-    """
-    kombu.pools.reset()
-    celery._pool = None
-    amqp = celery.__dict__.get("amqp")
-    if amqp is not None:
-        amqp._producer_pool = None
-
-
-@pytest.fixture(scope="module")
-def worker(app, tmp_path_factory):
-    """The app's Celery switched to a real broker with one worker thread consuming from it (started once:
-    a worker takes seconds to stop)."""
-    celery = app.extensions["celery"]
-    broker = BROKER_URL or f"sqla+sqlite:///{tmp_path_factory.mktemp('broker') / 'broker.sqlite'}"
-    changed = {
-        "broker_url": broker,
-        "task_always_eager": False,
-        "broker_connection_retry_on_startup": True,
-    }
-    saved = {key: celery.conf[key] for key in changed}
-    celery.conf.update(changed)
-    _reset_connections(celery)
-    celery.control.purge()  # leftovers of an interrupted earlier run must not be delivered here
-    try:
-        with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING") as running:
-            yield running
-    finally:
-        celery.conf.update(saved)
-        _reset_connections(celery)
 
 
 def _wait_for_messages(folder: Path, count: int, timeout: float = 8.0) -> list[email.message.EmailMessage]:
@@ -128,11 +88,11 @@ def test_queue_welcome_email_reports_false_when_the_broker_is_down(app, make):
     saved = {key: celery.conf[key] for key in changed}
     user = make.user()
     celery.conf.update(changed)
-    _reset_connections(celery)
+    reset_connections(celery)
     try:
         started = time.monotonic()
         assert queue_welcome_email(user.id) is False
         assert time.monotonic() - started < 5
     finally:
         celery.conf.update(saved)
-        _reset_connections(celery)
+        reset_connections(celery)

@@ -3,48 +3,12 @@ transport on a SQLite file) — not eager mode: the upload answers at once, the 
 from __future__ import annotations
 
 import io
-import os
 import time
 
-import kombu.pools
-import pytest
-from celery.contrib.testing.worker import start_worker
-
 from tests.api_support import bearer_for
+from tests.worker_support import worker  # noqa: F401  (fixture)
 
-BROKER_URL = os.environ.get("ENCORE_TEST_BROKER_URL")
 TIMEOUT = 60.0
-
-
-def _reset_connections(celery) -> None:
-    """Forget pooled broker connections so the next publish uses the current broker_url (see test_worker.py)."""
-    kombu.pools.reset()
-    celery._pool = None
-    amqp = celery.__dict__.get("amqp")
-    if amqp is not None:
-        amqp._producer_pool = None
-
-
-@pytest.fixture(scope="module")
-def worker(app, tmp_path_factory):
-    """The app's Celery switched to a real broker, eager mode off, with one worker thread consuming from it."""
-    celery = app.extensions["celery"]
-    broker = BROKER_URL or f"sqla+sqlite:///{tmp_path_factory.mktemp('broker') / 'broker.sqlite'}"
-    changed = {
-        "broker_url": broker,
-        "task_always_eager": False,
-        "broker_connection_retry_on_startup": True,
-    }
-    saved = {key: celery.conf[key] for key in changed}
-    celery.conf.update(changed)
-    _reset_connections(celery)
-    celery.control.purge()  # leftovers of an interrupted earlier run must not be delivered here
-    try:
-        with start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING") as running:
-            yield running
-    finally:
-        celery.conf.update(saved)
-        _reset_connections(celery)
 
 
 def _upload(client, listing_id: int, files: list[tuple[str, bytes]], headers):
