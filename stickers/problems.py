@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+from stickers.platforms import describe_counts
+
 
 class StickerProblem(ValueError):
     """Raised by imaging and the pack services; `file` names the upload it concerns, if any."""
@@ -29,6 +31,10 @@ def message(code: str, params: dict) -> str:
     for name in ("limit", "size"):
         if name in p:
             p[name] = _kb(p[name])
+    if isinstance(p.get("allowed"), dict):
+        p["allowed"] = describe_counts(range(p["allowed"]["min"], p["allowed"]["max"] + 1))
+    elif isinstance(p.get("allowed"), list):
+        p["allowed"] = describe_counts(tuple(p["allowed"]))
     if "image" in p:
         p["image"] = {"main": _("main"), "tab": _("tab")}.get(p["image"], p["image"])
     messages = {

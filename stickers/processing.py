@@ -23,7 +23,7 @@ from app.extensions import db
 from app.storage import PRIVATE_PREFIX, Storage
 from stickers import imaging
 from stickers.models import ExportStatus, ProcessingState, Sticker, StickerExport, StickerPack, StickerStatus
-from stickers.platforms import PACK_MAIN, PACK_TAB, PLATFORMS, ImageSpec, PlatformRule, describe_counts, split_sizes
+from stickers.platforms import PACK_MAIN, PACK_TAB, PLATFORMS, ImageSpec, PlatformRule, split_sizes
 from stickers.problems import StickerProblem
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,9 @@ def _count_problem(rule: PlatformRule, count: int, animated: bool) -> StickerPro
     sizes = split_sizes(count, rule)
     if all(size in allowed for size in sizes):
         return None
-    return StickerProblem("count_not_allowed", platform=rule.name, allowed=describe_counts(allowed), count=count)
+    # stored as numbers and worded when read, in the reader's language
+    allowed_param = {"min": allowed.start, "max": allowed.stop - 1} if isinstance(allowed, range) else list(allowed)
+    return StickerProblem("count_not_allowed", platform=rule.name, allowed=allowed_param, count=count)
 
 
 def _manifest(pack: StickerPack, rule: PlatformRule, stickers: list[Sticker], files: list[str], extra: dict) -> bytes:

@@ -328,7 +328,8 @@ def test_report_has_the_issue_shape_and_names_the_failed_platform(client, make):
     owner = make.streamer()
     listing = make.sticker_pack(owner, count=5)
 
-    body = report(client, listing.id, bearer_for(make, owner))
+    headers = bearer_for(make, owner)
+    body = report(client, listing.id, headers)
 
     assert {"stickers", "processing", "exports"} <= body.keys()
     assert [s["position"] for s in body["stickers"]] == [1, 2, 3, 4, 5]
@@ -346,6 +347,8 @@ def test_report_has_the_issue_shape_and_names_the_failed_platform(client, make):
     assert error["code"] == "count_not_allowed"
     assert (error["platform"], error["count"]) == ("LINE", 5)
     assert error["message"] == "LINE needs 8, 16, 24, 32 or 40 stickers; this pack has 5."
+    chinese = client.get(f"/api/v1/sticker-packs/{listing.id}", headers={**headers, "Accept-Language": "zh-CN"}).get_json()
+    assert chinese["exports"]["line"]["errors"][0]["message"] == "LINE 需要 8, 16, 24, 32 或 40 张贴纸；此贴纸包有 5 张。"
 
 
 def test_report_visibility_follows_the_listing(client, make):

@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from flask_babel import force_locale
 from PIL import Image
 
 from app.errors import ValidationFailed
@@ -24,6 +25,13 @@ from marketplace.catalog.models import Listing
 from stickers import processing, services, tasks
 from stickers.models import StickerPack
 from stickers.platforms import KB, MB, PLATFORMS, ImageSpec, PlatformRule, split_sizes
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Services called outside a request speak the default locale (zh_CN); these tests read English messages."""
+    with force_locale("en"):
+        yield
 
 SIZE = (200, 200)
 
@@ -194,7 +202,8 @@ def test_two_stickers_fail_whatsapp_as_well(make):
 
     assert exports["whatsapp"]["status"] == "failed"
     (problem,) = exports["whatsapp"]["errors"]
-    assert (problem["code"], problem["count"], problem["allowed"]) == ("count_not_allowed", 2, "3–30")
+    assert (problem["code"], problem["count"], problem["allowed"]) == ("count_not_allowed", 2, {"min": 3, "max": 30})
+    assert problem["message"] == "WhatsApp needs 3–30 stickers; this pack has 2."
     assert exports["line"]["status"] == "failed"
     assert exports["telegram"]["status"] == "ready"
     check_export(pack, "telegram")
