@@ -98,7 +98,7 @@ def _demo_listing(slug, owner, kind, title, cny, usd=None, tags=(), cobranded=Fa
 LISTINGS = (
     # sticker packs
     _demo_listing("cat-emotes-vol-1", "mia", "sticker_pack", "猫猫表情包 Cat Emotes Vol. 1", "12.00", "1.99", ("cats", "emotes", "cute"), featured=True,
-       description="24 只手绘猫猫表情，适合弹幕和群聊。24 hand-drawn cat emotes for chats and live rooms."),
+       description="8 只手绘猫猫表情，适合弹幕和群聊。8 hand-drawn cat emotes for chats and live rooms."),
     _demo_listing("cat-emotes-vol-2", "mia", "sticker_pack", "猫猫表情包 Cat Emotes Vol. 2", "12.00", None, ("cats", "emotes")),
     _demo_listing("panda-daily-stickers", "mia", "sticker_pack", "熊猫日常 Panda Daily Stickers", "9.90", None, ("panda", "cute")),
     _demo_listing("good-morning-good-night", "mia", "sticker_pack", "早安晚安 Good Morning Good Night", "6.60", None, ("greetings",)),
