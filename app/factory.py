@@ -19,6 +19,7 @@ MODULES = (
     "app.liverooms",
     "app.api",
     "marketplace.catalog",
+    "marketplace.cart",
     "marketplace.merch",
     "stickers",
     "courses",

@@ -1,0 +1,371 @@
+"""Cart rules for signed-in fans (a Cart row) and anonymous visitors (a SessionCart in the web session).
+
+Every function takes the cart it works on; none reads the request. Writes flush, never commit.
+Prices are read from the listings each time a cart is summarised, never stored in the cart.
+"""
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from app.errors import NotFound, ValidationFailed
+from app.extensions import db
+from app.money import SUPPORTED_CURRENCIES, Money
+from marketplace import kinds
+from marketplace.cart.models import MAX_QUANTITY, Cart, CartLine
+from marketplace.catalog.models import Listing
+
+#: the most lines one cart holds (it also keeps an anonymous cart's session cookie small)
+MAX_LINES = 50
+
+
+class CartProblem(StrEnum):
+    """Why a line (or the whole cart) cannot be checked out."""
+
+    UNAVAILABLE = "unavailable"  #: the listing was archived or is otherwise no longer published
+    NO_PRICE = "no_price"  #: the listing has no price in the cart's currency
+    EMPTY = "empty"  #: the cart has no lines
+
+
+def problem_label(code: str) -> str:
+    labels = {
+        CartProblem.UNAVAILABLE: _("No longer available"),
+        CartProblem.NO_PRICE: _("Not sold in this currency"),
+        CartProblem.EMPTY: _("Your cart is empty."),
+    }
+    return labels.get(code, code)
+
+
+# ---------------------------------------------------------------- the anonymous cart
+
+@dataclass
+class SessionLine:
+    id: int
+    listing_id: int
+    variant_id: int | None
+    quantity: int
+
+
+class SessionCart:
+    """An anonymous visitor's cart kept in a session mapping (flask.session): listing ids and quantities only."""
+
+    KEY = "cart"
+
+    def __init__(self, store: MutableMapping):
+        self.store = store
+        data = store.get(self.KEY)
+        data = data if isinstance(data, dict) else {}
+        currency = data.get("currency")
+        self.currency: str | None = currency if currency in SUPPORTED_CURRENCIES else None
+        self.lines: list[SessionLine] = []
+        for raw in data.get("lines") or []:
+            try:
+                line = SessionLine(int(raw["id"]), int(raw["listing_id"]),
+                                   None if raw.get("variant_id") is None else int(raw["variant_id"]),
+                                   int(raw["quantity"]))
+            except (KeyError, TypeError, ValueError):
+                continue  # an unreadable line from an older session is dropped
+            if 1 <= line.quantity <= MAX_QUANTITY:
+                self.lines.append(line)
+
+    def new_line(self, listing_id: int, variant_id: int | None, quantity: int) -> SessionLine:
+        line = SessionLine(max((line.id for line in self.lines), default=0) + 1, listing_id, variant_id, quantity)
+        self.lines.append(line)
+        return line
+
+    def drop_line(self, line: SessionLine) -> None:
+        self.lines.remove(line)
+
+    def save(self) -> None:
+        self.store[self.KEY] = {
+            "currency": self.currency,
+            "lines": [
+                {"id": line.id, "listing_id": line.listing_id, "variant_id": line.variant_id, "quantity": line.quantity}
+                for line in self.lines
+            ],
+        }
+        if hasattr(self.store, "modified"):
+            self.store.modified = True
+
+    def clear(self) -> None:
+        self.store.pop(self.KEY, None)
+        self.lines = []
+        self.currency = None
+
+
+AnyCart = Cart | SessionCart
+
+
+def _save(cart: AnyCart) -> None:
+    if isinstance(cart, SessionCart):
+        cart.save()
+    else:
+        db.session.flush()
+
+
+def _new_line(cart: AnyCart, listing_id: int, variant_id: int | None, quantity: int):
+    if isinstance(cart, SessionCart):
+        return cart.new_line(listing_id, variant_id, quantity)
+    line = CartLine(listing_id=listing_id, variant_id=variant_id, quantity=quantity)
+    cart.lines.append(line)
+    return line
+
+
+def _drop_line(cart: AnyCart, line) -> None:
+    if isinstance(cart, SessionCart):
+        cart.drop_line(line)
+    else:
+        cart.lines.remove(line)
+
+
+# ---------------------------------------------------------------- finding carts and listings
+
+def find_cart(user) -> Cart:
+    """The user's cart, or an empty unsaved one when they have none yet (for reading only)."""
+    cart = db.session.scalar(select(Cart).where(Cart.user_id == user.id))
+    return cart if cart is not None else Cart(user_id=user.id, currency=None, lines=[])
+
+
+def user_cart(user) -> Cart:
+    """The user's cart, created when they have none."""
+    cart = db.session.scalar(select(Cart).where(Cart.user_id == user.id))
+    if cart is None:
+        cart = Cart(user_id=user.id)
+        db.session.add(cart)
+        db.session.flush()
+    return cart
+
+
+def item_count(user) -> int:
+    """How many items the signed-in user's cart holds (the header's badge)."""
+    total = db.session.scalar(
+        select(func.coalesce(func.sum(CartLine.quantity), 0)).join(Cart).where(Cart.user_id == user.id)
+    )
+    return int(total or 0)
+
+
+def session_item_count(cart: SessionCart) -> int:
+    return sum(line.quantity for line in cart.lines)
+
+
+def _listings_by_id(ids) -> dict[int, Listing]:
+    ids = set(ids)
+    if not ids:
+        return {}
+    rows = db.session.scalars(
+        select(Listing).where(Listing.id.in_(ids)).options(selectinload(Listing.prices), selectinload(Listing.creator))
+    )
+    return {listing.id: listing for listing in rows}
+
+
+def is_digital(listing: Listing) -> bool:
+    kind = kinds.get(listing.kind)
+    return not (kind is not None and kind.is_physical)
+
+
+def _check_quantity(quantity) -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+        raise ValidationFailed.one("quantity", _("Choose a quantity from 1 to %(max)d.", max=MAX_QUANTITY))
+    return quantity
+
+
+def _find_line(cart: AnyCart, line_id: int):
+    for line in cart.lines:
+        if line.id == line_id:
+            return line
+    raise NotFound(_("There is no such line in your cart."))
+
+
+# ---------------------------------------------------------------- changing a cart
+
+def add_line(cart: AnyCart, listing_id: int, quantity: int = 1, variant_id: int | None = None):
+    """Put a published listing in the cart, or add to the line that already holds it; answers the line.
+
+    Digital listings are bought once: their line stays at quantity 1 however often they are added.
+    :raise 404: the listing does not exist
+    :raise 422: the listing is not on sale, the quantity is out of range, or the cart is full
+    """
+    _check_quantity(quantity)
+    if variant_id is not None:
+        raise ValidationFailed.one("variant_id", _("This listing has no variants to choose from."))
+    listing = db.session.get(Listing, listing_id) if isinstance(listing_id, int) else None
+    if listing is None:
+        raise NotFound(_("There is no such listing."))
+    if not listing.is_public:
+        raise ValidationFailed.one("listing_id", _("This listing is not on sale."))
+    digital = is_digital(listing)
+    existing = next((line for line in cart.lines if line.listing_id == listing.id and line.variant_id == variant_id), None)
+    if existing is not None:
+        if not digital:
+            if existing.quantity + quantity > MAX_QUANTITY:
+                raise ValidationFailed.one(
+                    "quantity", _("Your cart can hold at most %(max)d of one item.", max=MAX_QUANTITY)
+                )
+            existing.quantity += quantity
+        _save(cart)
+        return existing
+    if len(cart.lines) >= MAX_LINES:
+        raise ValidationFailed.one("listing_id", _("Your cart is full: remove something first."))
+    line = _new_line(cart, listing.id, variant_id, 1 if digital else quantity)
+    _save(cart)
+    return line
+
+
+def change_quantity(cart: AnyCart, line_id: int, quantity: int):
+    """Set a line's quantity.
+
+    :raise 404: the line is not in this cart
+    :raise 422: the quantity is out of range, or the line is a digital item (always 1)
+    """
+    line = _find_line(cart, line_id)
+    _check_quantity(quantity)
+    listing = db.session.get(Listing, line.listing_id)
+    if listing is not None and is_digital(listing) and quantity != 1:
+        raise ValidationFailed.one("quantity", _("A digital item is bought once; its quantity stays 1."))
+    line.quantity = quantity
+    _save(cart)
+    return line
+
+
+def remove_line(cart: AnyCart, line_id: int) -> None:
+    """Take a line out of the cart. :raise 404: the line is not in this cart"""
+    _drop_line(cart, _find_line(cart, line_id))
+    _save(cart)
+
+
+def common_currencies(listings) -> list[str]:
+    """The currencies every one of these listings is priced in; all supported currencies for none."""
+    offered = set(SUPPORTED_CURRENCIES)
+    for listing in listings:
+        offered &= {price.currency for price in listing.prices}
+    return [code for code in SUPPORTED_CURRENCIES if code in offered]
+
+
+def choose_currency(cart: AnyCart, currency) -> str:
+    """Pick the cart's currency among those every available listing in it offers.
+
+    :raise 422: the currency is unknown or not offered by every listing in the cart
+    """
+    code = currency.strip().upper() if isinstance(currency, str) else ""
+    if code not in SUPPORTED_CURRENCIES:
+        raise ValidationFailed.one("currency", _("Choose one of: %(currencies)s.", currencies=", ".join(SUPPORTED_CURRENCIES)))
+    offered = common_currencies(_available_listings(cart))
+    if code not in offered:
+        raise ValidationFailed.one(
+            "currency",
+            _("Not every item in your cart is sold in %(currency)s; choose one of: %(currencies)s.",
+              currency=code, currencies=", ".join(offered) or "-"),
+        )
+    cart.currency = code
+    _save(cart)
+    return code
+
+
+def _available_listings(cart: AnyCart) -> list[Listing]:
+    listings = _listings_by_id(line.listing_id for line in cart.lines)
+    return [listing for listing in listings.values() if listing.is_public]
+
+
+def merge_session_cart(user, session_cart: SessionCart) -> Cart | None:
+    """Move an anonymous cart into the user's cart on sign-in: quantities of the same item are combined
+    (capped at the most a line holds, 1 for digital items); listings no longer on sale are left out.
+    The session cart is emptied. Answers the user's cart, or None when there was nothing to merge."""
+    if not session_cart.lines and session_cart.currency is None:
+        return None
+    cart = user_cart(user)
+    listings = _listings_by_id(line.listing_id for line in session_cart.lines)
+    for line in session_cart.lines:
+        listing = listings.get(line.listing_id)
+        if listing is None or not listing.is_public:
+            continue
+        limit = 1 if is_digital(listing) else MAX_QUANTITY
+        existing = next((own for own in cart.lines if own.listing_id == listing.id and own.variant_id == line.variant_id), None)
+        if existing is not None:
+            existing.quantity = min(existing.quantity + line.quantity, limit)
+        elif len(cart.lines) < MAX_LINES:
+            _new_line(cart, listing.id, line.variant_id, min(line.quantity, limit))
+    if cart.currency is None and session_cart.currency:
+        cart.currency = session_cart.currency
+    db.session.flush()
+    session_cart.clear()
+    return cart
+
+
+# ---------------------------------------------------------------- reading a cart
+
+@dataclass
+class LineView:
+    id: int
+    listing: Listing
+    variant_id: int | None
+    quantity: int
+    unit_price: Money | None
+    line_total: Money | None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def available(self) -> bool:
+        return CartProblem.UNAVAILABLE not in self.problems
+
+    @property
+    def is_digital(self) -> bool:
+        return is_digital(self.listing)
+
+
+@dataclass
+class CartSummary:
+    currency: str
+    #: the currencies the fan may switch to: those every available listing in the cart offers
+    currencies: list[str]
+    lines: list[LineView]
+    subtotal: Money
+    #: why the cart cannot be checked out (CartProblem codes); empty when it can
+    problems: list[str]
+
+    @property
+    def can_checkout(self) -> bool:
+        return not self.problems
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+
+def summarize(cart: AnyCart, default_currency: str) -> CartSummary:
+    """The cart as a fan sees it now: current prices in one currency, line totals, subtotal and problems.
+
+    The currency is the one the fan picked; otherwise `default_currency` when every listing offers it,
+    else the first currency they all offer."""
+    listings = _listings_by_id(line.listing_id for line in cart.lines)
+    present = [line for line in cart.lines if line.listing_id in listings]  # a deleted listing's session line
+    currencies = common_currencies([listings[line.listing_id] for line in present if listings[line.listing_id].is_public])
+    if cart.currency:
+        currency = cart.currency
+    elif default_currency in currencies or not currencies:
+        currency = default_currency
+    else:
+        currency = currencies[0]
+    subtotal = Money(0, currency)
+    views = []
+    for line in present:
+        listing = listings[line.listing_id]
+        unit_price = listing.price_in(currency)
+        problems = []
+        if not listing.is_public:
+            problems.append(CartProblem.UNAVAILABLE)
+        if unit_price is None:
+            problems.append(CartProblem.NO_PRICE)
+        line_total = Money(unit_price.amount * line.quantity, currency) if unit_price and not problems else None
+        if line_total is not None:
+            subtotal += line_total
+        views.append(LineView(line.id, listing, line.variant_id, line.quantity, unit_price, line_total, problems))
+    cart_problems = [] if views else [CartProblem.EMPTY]
+    for code in (CartProblem.UNAVAILABLE, CartProblem.NO_PRICE):
+        if any(code in view.problems for view in views):
+            cart_problems.append(code)
+    return CartSummary(currency, currencies, views, subtotal, cart_problems)
