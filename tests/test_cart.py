@@ -322,3 +322,37 @@ def test_someone_elses_line_is_not_found_on_pages(app, make):
     client = logged_in(app, make, make.user())
     assert client.post(f"/cart/lines/{line.id}/remove").status_code == 404
     assert line_count() == 1
+
+
+def test_two_first_requests_at_once_share_one_cart(app, make):
+    import threading
+
+    from marketplace.cart.models import Cart
+
+    fan_id = make.user().id
+    db.session.commit()  # end the test's read: on SQLite an open read keeps the threads from committing
+    barrier = threading.Barrier(2)
+    cart_ids, failures = [], []
+
+    def first_request():
+        try:
+            with app.app_context():
+                from app.accounts.models import User
+
+                user = db.session.get(User, fan_id)
+                db.session.commit()
+                barrier.wait(timeout=10)
+                cart_ids.append(services.user_cart(user).id)
+                db.session.commit()
+        except Exception as exc:  # reported to the test's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=first_request) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert failures == []
+    assert len(set(cart_ids)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Cart).where(Cart.user_id == fan_id)) == 1

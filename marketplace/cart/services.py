@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.errors import NotFound, ValidationFailed
@@ -135,9 +136,13 @@ def user_cart(user) -> Cart:
     """The user's cart, created when they have none."""
     cart = db.session.scalar(select(Cart).where(Cart.user_id == user.id))
     if cart is None:
-        cart = Cart(user_id=user.id)
-        db.session.add(cart)
-        db.session.flush()
+        try:
+            with db.session.begin_nested():
+                cart = Cart(user_id=user.id)
+                db.session.add(cart)
+        except IntegrityError:
+            # a concurrent first request created it (one cart per user is a unique constraint): use that one
+            cart = db.session.scalar(select(Cart).where(Cart.user_id == user.id))
     return cart
 
 
