@@ -9,6 +9,7 @@ from app.accounts import services as accounts
 from app.errors import PermissionDenied
 from app.extensions import db
 from tests.api_support import assert_problem, bearer
+from tests.page_support import logged_in
 
 
 def acme(make):
@@ -16,12 +17,6 @@ def acme(make):
     owner = make.brand_member(brand_name="Acme Lights")
     make.brand_member(brand_name="Acme Lights")
     return accounts.find_brand("acme-lights"), owner
-
-
-def logged_in(app, make, user):
-    client = app.test_client()
-    assert make.login(client, user.email).status_code == 302
-    return client
 
 
 def is_verified(slug: str) -> bool:

@@ -10,6 +10,7 @@ from app.extensions import db
 from marketplace.cart import services
 from marketplace.cart.models import Cart, CartLine
 from marketplace.catalog import services as catalog
+from tests.page_support import logged_in, text_of
 
 PRICES = [{"currency": "CNY", "amount": 1200}, {"currency": "USD", "amount": 199}]
 
@@ -24,17 +25,6 @@ def summary_of(cart, default="CNY"):
 
 def line_count() -> int:
     return db.session.scalar(select(func.count()).select_from(CartLine))
-
-
-def logged_in(app, make, user):
-    client = app.test_client()
-    response = make.login(client, user.email)
-    assert response.status_code == 302, response.get_data(as_text=True)[:300]
-    return client
-
-
-def text_of(response) -> str:
-    return response.get_data(as_text=True)
 
 
 # ---------------------------------------------------------------- services

@@ -12,6 +12,7 @@ from app.extensions import db
 from app.storage import get_storage
 from marketplace.catalog import services
 from marketplace.catalog.models import Listing, ListingStatus
+from tests.page_support import logged_in, text_of
 
 HIDDEN_STATUSES = ["draft", "submitted", "approved", "rejected", "archived"]
 
@@ -23,13 +24,6 @@ def count_listings() -> int:
 def stored_files(app) -> list:
     root = get_storage().root
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
-
-
-def logged_in(app, make, user):
-    client = app.test_client()
-    response = make.login(client, user.email)
-    assert response.status_code == 302, response.get_data(as_text=True)[:300]
-    return client
 
 
 def form_data(**overrides) -> dict:
@@ -53,10 +47,6 @@ def form_data(**overrides) -> dict:
 
 def upload(data: bytes, name: str = "cover.png"):
     return (io.BytesIO(data), name)
-
-
-def text_of(response) -> str:
-    return response.get_data(as_text=True)
 
 
 def main_of(response) -> str:

@@ -13,21 +13,12 @@ from app.extensions import db
 from app.storage import get_storage
 from marketplace.catalog.models import Listing
 from stickers.models import Sticker, StickerPack
+from tests.page_support import logged_in, text_of
 
 JSON = {"Accept": "application/json"}
 
 
 # ---------------------------------------------------------------- helpers
-
-def logged_in(app, make, user):
-    client = app.test_client()
-    response = make.login(client, user.email)
-    assert response.status_code == 302, response.get_data(as_text=True)[:300]
-    return client
-
-
-def text_of(response) -> str:
-    return response.get_data(as_text=True)
 
 
 def main_of(response) -> str:
