@@ -20,6 +20,7 @@ MODULES = (
     "app.api",
     "marketplace.catalog",
     "marketplace.cart",
+    "marketplace.discounts",
     "marketplace.merch",
     "stickers",
     "courses",
