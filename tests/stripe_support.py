@@ -59,7 +59,10 @@ def _lists(node):
 
 def stripe_error(status: int, message: str | None = None, *, code: str | None = None,
                  param: str | None = None) -> dict:
-    error = {"type": ERROR_TYPES.get(status, "api_error"), "message": message or ERROR_MESSAGES.get(status, "Something went wrong on Stripe's end.")}
+    error = {
+        "type": ERROR_TYPES.get(status, "api_error"),
+        "message": message or ERROR_MESSAGES.get(status, "Something went wrong on Stripe's end."),
+    }
     if code:
         error["code"] = code
     if param:
@@ -294,7 +297,9 @@ def fake_stripe():
     fake = FakeStripe()
     server = _serve(fake)
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, name="fake-stripe", daemon=True)
+    # a short poll lets shutdown() return quickly at the end of each test
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-stripe", daemon=True)
     thread.start()
     yield fake
     fake.stopping.set()

@@ -144,9 +144,8 @@ def sign_payload(payload: bytes, secret: str, timestamp: int | None = None) -> s
 
 
 def _header_timestamp(signature_header: str) -> int:
-    stamps = [
-        value for key, _sep, value in (item.partition("=") for item in signature_header.split(",")) if key.strip() == "t"
-    ]
+    items = (item.partition("=") for item in signature_header.split(","))
+    stamps = [value for key, _sep, value in items if key.strip() == "t"]
     if len(stamps) != 1:
         raise BadSignature("Stripe-Signature header needs exactly one t= timestamp.")
     try:
