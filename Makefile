@@ -39,7 +39,7 @@ run: migrate
 	@if [ ! -f "$(ENCORE_INSTANCE_PATH)/.demo-loaded" ]; then \
 		$(ENCORE) seed-demo && touch "$(ENCORE_INSTANCE_PATH)/.demo-loaded"; fi
 	@trap 'kill $$(jobs -p) 2>/dev/null; wait; exit 130' INT TERM; \
-	$(ENCORE) worker & \
+	$(ENCORE) worker --beat & \
 	$(ENCORE) run --host $(HOST) --port $(PORT) & \
 	wait -n; status=$$?; kill $$(jobs -p) 2>/dev/null; wait; exit $$status
 
@@ -47,7 +47,7 @@ web: migrate
 	$(ENCORE) run --host $(HOST) --port $(PORT)
 
 worker: migrate
-	$(ENCORE) worker
+	$(ENCORE) worker --beat
 
 test: install-dev
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -66,13 +67,18 @@ TASK_MODULES = ("app.mail",)
 @click.command("worker")
 @click.option("--loglevel", default="info", show_default=True)
 @click.option("--concurrency", default=1, show_default=True, type=int)
+@click.option("--beat/--no-beat", default=False, show_default=True,
+              help="Also run the periodic jobs (expiring unpaid orders); run it in one worker only.")
 @with_appcontext
-def worker_command(loglevel, concurrency):
+def worker_command(loglevel, concurrency, beat):
     """Start a Celery worker for this app's broker."""
     for module in TASK_MODULES:
         importlib.import_module(module)
     celery = current_app.extensions["celery"]
     argv = ["worker", f"--loglevel={loglevel}", f"--concurrency={concurrency}", "--pool=solo" if concurrency == 1 else "--pool=prefork"]
+    if beat:
+        schedule = Path(current_app.config["ENCORE_INSTANCE_PATH"]) / "celerybeat-schedule"
+        argv += ["--beat", f"--schedule={schedule}"]
     celery.worker_main(argv)
 
 

@@ -62,10 +62,30 @@ def load_config(overrides: dict | None = None) -> dict:
             "task_ignore_result": True,
             "broker_connection_retry_on_startup": True,
             "task_always_eager": False,
+            # run by `encore worker --beat` (make run) or a separate `celery beat` in production
+            "beat_schedule": {
+                "orders-sweep": {"task": "orders.sweep", "schedule": 60.0},
+            },
         },
         "ENCORE_DEFAULT_CURRENCY": (_env("ENCORE_DEFAULT_CURRENCY", "CNY") or "CNY").upper(),
+        #: where people reach this site: links in emails sent by the worker start with it
+        "ENCORE_PUBLIC_URL": (_env("ENCORE_PUBLIC_URL", "http://127.0.0.1:5000") or "").rstrip("/"),
+        #: local (a test-mode pay page, the default) or stripe
+        "ENCORE_PAYMENT_GATEWAY": (_env("ENCORE_PAYMENT_GATEWAY", "local") or "local").lower(),
+        "ENCORE_STRIPE_SECRET_KEY": _env("ENCORE_STRIPE_SECRET_KEY"),
+        "ENCORE_STRIPE_WEBHOOK_SECRET": _env("ENCORE_STRIPE_WEBHOOK_SECRET"),
+        #: unset = Stripe's own API; tests point it at a local server that answers like Stripe
+        "ENCORE_STRIPE_API_BASE": _env("ENCORE_STRIPE_API_BASE"),
+        #: how long an order waits for its payment before it expires and releases what it reserved
+        "ENCORE_PAYMENT_WINDOW_MINUTES": int(_env("ENCORE_PAYMENT_WINDOW_MINUTES", "60") or 60),
         "ENCORE_STORAGE_PATH": str(instance_path / "files"),
         "ENCORE_OUTBOX_PATH": str(instance_path / "outbox"),
+        #: set ENCORE_SMTP_HOST to send email by SMTP instead of writing it to the outbox folder
+        "ENCORE_SMTP_HOST": _env("ENCORE_SMTP_HOST"),
+        "ENCORE_SMTP_PORT": int(_env("ENCORE_SMTP_PORT", "25") or 25),
+        "ENCORE_SMTP_USERNAME": _env("ENCORE_SMTP_USERNAME"),
+        "ENCORE_SMTP_PASSWORD": _env("ENCORE_SMTP_PASSWORD"),
+        "ENCORE_SMTP_STARTTLS": _bool(_env("ENCORE_SMTP_STARTTLS")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,

@@ -21,6 +21,8 @@ MODULES = (
     "marketplace.catalog",
     "marketplace.cart",
     "marketplace.discounts",
+    "marketplace.orders",
+    "marketplace.payments",
     "marketplace.merch",
     "stickers",
     "courses",

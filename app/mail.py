@@ -1,4 +1,5 @@
-"""Outgoing email: written as .eml files to the outbox folder (ENCORE_OUTBOX_PATH), sent by Celery tasks.
+"""Outgoing email, sent by Celery tasks: by SMTP when ENCORE_SMTP_HOST is set, else written as .eml files
+to the outbox folder (ENCORE_OUTBOX_PATH).
 
 Mail leaves after the request's commit: a view commits, then calls a `queue_*` function, which only
 puts a task id-carrying message on the queue. The worker renders and writes the message.
@@ -8,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import smtplib
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -25,8 +27,9 @@ log = logging.getLogger(__name__)
 DEFAULT_SENDER = "Encore <no-reply@encore.example>"
 
 
-def send_email(to: str, subject: str, body: str) -> Path:
-    """Write one plain-text message to the outbox folder; returns the file's path."""
+def send_email(to: str, subject: str, body: str) -> Path | str:
+    """Send one plain-text message: by SMTP when configured (answers the Message-ID), else to the outbox
+    folder (answers the file's path)."""
     message = EmailMessage()
     message["From"] = current_app.config.get("ENCORE_MAIL_SENDER", DEFAULT_SENDER)
     message["To"] = to
@@ -34,6 +37,9 @@ def send_email(to: str, subject: str, body: str) -> Path:
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = make_msgid(domain="encore.example")
     message.set_content(body)
+    if current_app.config.get("ENCORE_SMTP_HOST"):
+        _send_smtp(message)
+        return message["Message-ID"]
     outbox = Path(current_app.config["ENCORE_OUTBOX_PATH"])
     outbox.mkdir(parents=True, exist_ok=True)
     path = outbox / f"{utcnow():%Y%m%dT%H%M%S}-{secrets.token_hex(6)}.eml"
@@ -41,6 +47,16 @@ def send_email(to: str, subject: str, body: str) -> Path:
     tmp.write_bytes(bytes(message))
     os.replace(tmp, path)  # a reader of the outbox never sees half a message
     return path
+
+
+def _send_smtp(message: EmailMessage) -> None:
+    config = current_app.config
+    with smtplib.SMTP(config["ENCORE_SMTP_HOST"], config["ENCORE_SMTP_PORT"], timeout=30) as smtp:
+        if config.get("ENCORE_SMTP_STARTTLS"):
+            smtp.starttls()
+        if config.get("ENCORE_SMTP_USERNAME"):
+            smtp.login(config["ENCORE_SMTP_USERNAME"], config.get("ENCORE_SMTP_PASSWORD") or "")
+        smtp.send_message(message)
 
 
 @celery_app.task(name="app.mail.deliver_email", ignore_result=True)

@@ -15,6 +15,8 @@ ListingValidator = Callable[[dict, "object"], None]
 SubmitCheck = Callable[["object"], list[str]]
 #: extra HTML for the public listing page (the listing, the viewing user), or None
 ListingSection = Callable[["object", "object"], "str | None"]
+#: a step of an order line's life (marketplace.orders.models.OrderLine), run inside the order's transaction
+LineHook = Callable[["object"], None]
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,21 @@ class ProductKind:
     manage_label: LazyString | str | None = None
     #: fills a demo listing's content (sticker art, lessons) so `encore seed-demo` can submit it: (listing, owner)
     prepare_demo: Callable[["object", "object"], None] | None = None
+    # The order hooks, each given an OrderLine inside the transaction that changes the order; None = nothing
+    # to do (digital goods reserve nothing). A hook that raises undoes the whole step.
+    #: at checkout, before the order exists for good: hold what the line needs (merch stock) until
+    #: `line.order.expires_at`; raise app.errors.Conflict when it cannot
+    reserve: LineHook | None = None
+    #: the order expired or was cancelled unpaid: give back what `reserve` held (safe to call twice)
+    release: LineHook | None = None
+    #: payment arrived: turn the reservation into an allocation; answer False when the goods are gone (the
+    #: reservation was released and nothing is left), which flags the order for an operator
+    allocate: Callable[["object"], bool] | None = None
+    #: deliver the line (a download entitlement, an enrolment, a licence grant, a shipment to prepare);
+    #: called once per line, from a Celery task after the payment's commit
+    fulfil: LineHook | None = None
+    #: the line was refunded: take back what `fulfil` granted (safe when nothing was granted yet)
+    revoke: LineHook | None = None
 
 
 _registry: dict[str, ProductKind] = {}

@@ -68,7 +68,7 @@ def test_start_payment_sends_the_order_to_checkout(fake_stripe):
     [request] = fake_stripe.requests
     assert (request.method, request.path) == ("POST", CHECKOUT)
     assert request.headers["authorization"] == f"Bearer {SECRET_KEY}"
-    assert request.idempotency_key == "encore-order-41-checkout"
+    assert request.idempotency_key == "encore-order-41-EN-2024-00041-checkout"
     params = request.params
     assert params["mode"] == "payment"
     assert params["line_items"] == [
@@ -114,7 +114,7 @@ def test_starting_the_same_order_twice_gives_one_session(fake_stripe):
     assert other.reference != first.reference
     assert len(fake_stripe.sessions) == 2
     assert [r.idempotency_key for r in fake_stripe.requests] == [
-        "encore-order-41-checkout", "encore-order-41-checkout", "encore-order-42-checkout"]
+        "encore-order-41-EN-2024-00041-checkout", "encore-order-41-EN-2024-00041-checkout", "encore-order-42-EN-2024-00042-checkout"]
 
 
 def test_a_retried_server_error_still_creates_one_session(fake_stripe):
@@ -124,7 +124,7 @@ def test_a_retried_server_error_still_creates_one_session(fake_stripe):
     assert list(fake_stripe.sessions) == [session.reference]
     attempts = fake_stripe.requests_to(CHECKOUT)
     assert len(attempts) == 2
-    assert {r.idempotency_key for r in attempts} == {"encore-order-41-checkout"}
+    assert {r.idempotency_key for r in attempts} == {"encore-order-41-EN-2024-00041-checkout"}
 
 
 def test_a_timed_out_request_is_retried_with_the_same_key(fake_stripe):
@@ -133,7 +133,7 @@ def test_a_timed_out_request_is_retried_with_the_same_key(fake_stripe):
     session = gateway_for(fake_stripe, timeout=0.5, max_network_retries=1).start_payment(payment_request())
 
     assert list(fake_stripe.sessions) == [session.reference]
-    assert {r.idempotency_key for r in fake_stripe.requests} == {"encore-order-41-checkout"}
+    assert {r.idempotency_key for r in fake_stripe.requests} == {"encore-order-41-EN-2024-00041-checkout"}
     assert len(fake_stripe.requests) == 2
 
 

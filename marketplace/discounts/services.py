@@ -285,14 +285,16 @@ def _check_lines(lines) -> tuple[str, list[tuple[Listing, int, Money]]]:
     return currency, checked
 
 
-def _find_coupon(code: str, creator_ids: set[int]) -> Coupon:
+def find_coupon(code: str, creator_ids: set[int], lock: bool = False) -> Coupon:
+    """The coupon a code names among these sellers' coupons; `lock` holds its row until the transaction ends
+    (checkout counts its uses under that lock, so two buyers cannot both take the last use).
+    :raise 422: CouponRefused when there is none"""
     normalized = normalize_code(code)
     coupon = None
     if CODE_PATTERN.match(normalized) and creator_ids:
         # two sellers in one cart may use the same code: the oldest coupon wins, deterministically
-        coupon = db.session.scalar(
-            select(Coupon).where(Coupon.code == normalized, Coupon.creator_id.in_(creator_ids)).order_by(Coupon.id)
-        )
+        query = select(Coupon).where(Coupon.code == normalized, Coupon.creator_id.in_(creator_ids)).order_by(Coupon.id)
+        coupon = db.session.scalar(query.with_for_update() if lock else query)
     if coupon is None:
         raise CouponRefused(CouponProblem.UNKNOWN, _("There is no coupon %(code)s for the items in your cart.", code=normalized or "-"))
     return coupon
@@ -363,7 +365,7 @@ def price_lines(lines: Iterable, coupon_code: str | None, buyer, now: datetime,
     eligible = [False] * len(checked)
     coupon = None
     if coupon_code is not None and str(coupon_code).strip():
-        coupon = _find_coupon(coupon_code, {listing.creator_id for listing, _q, _u in checked})
+        coupon = find_coupon(coupon_code, {listing.creator_id for listing, _q, _u in checked})
         _check_usable(coupon, currency, buyer, now, uses_total, uses_by_buyer)
         restricted = set(coupon.listing_ids)
         eligible = [listing.creator_id == coupon.creator_id and (not restricted or listing.id in restricted)

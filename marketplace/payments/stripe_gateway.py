@@ -32,9 +32,10 @@ METADATA_VALUE_LIMIT = 500
 CHECKOUT_LOCALES = {"zh_CN": "zh", "zh": "zh", "en": "en"}
 
 
-def checkout_idempotency_key(order_id: int) -> str:
-    # derived from the order, so a double click or a retried request finds the session already made
-    return f"encore-order-{order_id}-checkout"
+def checkout_idempotency_key(order_id: int, order_number: str) -> str:
+    # derived from the order, so a double click or a retried request finds the session already made; the
+    # random number as well as the id, because SQLite hands a rolled-back order's id to the next order
+    return f"encore-order-{order_id}-{order_number}-checkout"
 
 
 def refund_idempotency_key(refund_id: int) -> str:
@@ -97,9 +98,11 @@ class StripeGateway:
         }
         if request.customer_email:
             params["customer_email"] = request.customer_email
+        if request.expires_at:
+            params["expires_at"] = request.expires_at
         try:
             session = self.client.v1.checkout.sessions.create(
-                params, {"idempotency_key": checkout_idempotency_key(request.order_id)}
+                params, {"idempotency_key": checkout_idempotency_key(request.order_id, request.order_number)}
             )
         except stripe.StripeError as error:
             log.warning("Stripe checkout for order %s failed: %s", request.order_id, _describe(error))

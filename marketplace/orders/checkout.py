@@ -1,0 +1,47 @@
+"""Checkout: the cart becomes an order and the configured gateway starts collecting its payment.
+
+Both happen in one transaction: when the gateway fails, the order is never created and the cart is kept.
+The provider's session is created idempotently per order, so a retried commit cannot charge twice.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urljoin
+
+from flask import current_app, request, url_for
+from flask_babel import gettext as _
+
+from app.db import utcnow
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.security import safe_local_path
+from marketplace.orders import services
+from marketplace.orders.models import Order
+from marketplace.payments import get_gateway
+
+
+def check_return_path(return_url) -> str | None:
+    """A return address must be a path on this site; anything else is refused (422), never followed."""
+    if return_url in (None, ""):
+        return None
+    path = safe_local_path(return_url)
+    if path is None:
+        raise ValidationFailed.one("return_url", _("The return address must be a path on this site, like /orders."))
+    return path
+
+
+def checkout(buyer, currency, coupon_code, return_path: str | None = None, locale: str | None = None) -> Order:
+    """Place the buyer's order from their cart and start its payment; the caller commits.
+
+    :raise 409/422: see services.place_order :raise 502: the gateway could not start the payment
+    """
+    gateway = get_gateway()
+    window = timedelta(minutes=current_app.config["ENCORE_PAYMENT_WINDOW_MINUTES"])
+    order = services.place_order(buyer, currency, coupon_code, utcnow(), gateway.name, window, locale)
+    order_url = url_for("orders.detail", number=order.number, _external=True)
+    success_url = urljoin(request.host_url, return_path) if return_path else order_url + "?paid=1"
+    session = gateway.start_payment(services.payment_request(order, success_url, order_url))
+    order.payment_session_id = session.reference
+    order.payment_url = session.url
+    db.session.flush()
+    return order

@@ -1,0 +1,617 @@
+"""Order rules: checkout, the payment states, fulfilment, refunds and who may see what.
+
+Functions take explicit arguments and never read the request; writes flush, the caller commits. Every
+change of an order's state locks the order row first (SELECT ... FOR UPDATE on PostgreSQL; SQLite's
+write lock is taken when the transaction begins), so two events about one order apply one after another.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from app.extensions import db
+from app.money import SUPPORTED_CURRENCIES, Money
+from marketplace import kinds
+from marketplace.cart import services as cart_services
+from marketplace.cart.models import Cart, CartLine
+from marketplace.discounts import services as discount_services
+from marketplace.orders.models import (
+    CLOSED_UNPAID_STATES,
+    PAID_STATES,
+    Order,
+    OrderLine,
+    OrderStatus,
+    OrderStatusChange,
+    Refund,
+    RefundLine,
+)
+from marketplace.payments.gateway import CheckoutLine, PaymentRequest
+
+#: Crockford's base 32 without look-alikes: order numbers are read aloud to support
+NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+MAX_REASON_LENGTH = 500
+
+
+# ---------------------------------------------------------------- wording
+
+def status_label(status: str) -> str:
+    return {
+        OrderStatus.PENDING_PAYMENT: _("Awaiting payment"),
+        OrderStatus.PAID: _("Paid"),
+        OrderStatus.FULFILLED: _("Fulfilled"),
+        OrderStatus.PARTIALLY_REFUNDED: _("Partially refunded"),
+        OrderStatus.REFUNDED: _("Refunded"),
+        OrderStatus.CANCELLED: _("Cancelled"),
+        OrderStatus.EXPIRED: _("Expired"),
+    }.get(status, status)
+
+
+class HistoryNote:
+    """Codes stored with a status change, worded when read so each reader sees their own language."""
+
+    CHECKOUT = "checkout"
+    PAYMENT_FAILED = "payment_failed"
+    LATE_PAYMENT = "late_payment"
+    GOODS_GONE = "goods_gone"
+    AMOUNT_MISMATCH = "amount_mismatch"
+    CANCELLED_BY_BUYER = "cancelled_by_buyer"
+    EXPIRED_UNPAID = "expired_unpaid"
+    REFUND = "refund"
+    EXTERNAL_REFUND = "external_refund"
+    FULFILLED = "fulfilled"
+
+
+def describe_note(change: OrderStatusChange) -> str:
+    params = change.note_params or {}
+    code = change.note
+    if code == HistoryNote.CHECKOUT:
+        return _("Order placed.")
+    if code == HistoryNote.PAYMENT_FAILED:
+        return _("A payment attempt failed: %(message)s", message=params.get("message") or "-")
+    if code == HistoryNote.LATE_PAYMENT:
+        return _("The payment arrived after the order had closed; an operator will check it.")
+    if code == HistoryNote.GOODS_GONE:
+        return _("The payment arrived after the reserved items were released and they are no longer available; "
+                 "an operator will refund it.")
+    if code == HistoryNote.AMOUNT_MISMATCH:
+        return _("The payment (%(got)s) does not match the order total (%(expected)s); an operator will check it.",
+                 got=params.get("got", "-"), expected=params.get("expected", "-"))
+    if code == HistoryNote.CANCELLED_BY_BUYER:
+        return _("Cancelled by the buyer.")
+    if code == HistoryNote.EXPIRED_UNPAID:
+        return _("No payment arrived in time.")
+    if code == HistoryNote.REFUND:
+        return _("Refunded %(amount)s: %(reason)s", amount=params.get("amount", "-"), reason=params.get("reason") or "-")
+    if code == HistoryNote.EXTERNAL_REFUND:
+        return _("Refunded %(amount)s at the payment provider.", amount=params.get("amount", "-"))
+    if code == HistoryNote.FULFILLED:
+        return _("Everything in the order was delivered.")
+    return code or ""
+
+
+# ---------------------------------------------------------------- small helpers
+
+def new_order_number(now: datetime) -> str:
+    return f"EN-{now:%y%m%d}-" + "".join(secrets.choice(NUMBER_ALPHABET) for _i in range(6))
+
+
+def _record(order: Order, to_status: str, actor=None, note: str | None = None, **params) -> None:
+    order.status_changes.append(OrderStatusChange(
+        from_status=order.status if order.id else None, to_status=to_status,
+        actor_id=getattr(actor, "id", None), note=note, note_params=params or None,
+    ))
+
+
+def _move(order: Order, to_status: str, actor=None, note: str | None = None, **params) -> None:
+    _record(order, to_status, actor, note, **params)
+    order.status = to_status
+
+
+def lock_order(order_id: int) -> Order | None:
+    """The order with its row locked until the transaction ends (and its lines loaded)."""
+    order = db.session.scalar(
+        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
+    )
+    return order
+
+
+def coupon_uses(coupon_id: int, buyer_id: int) -> tuple[int, int]:
+    """How often a coupon was used: in total and by this buyer (orders that never took money do not count)."""
+    base = select(func.count(Order.id)).where(Order.coupon_id == coupon_id, Order.status.not_in(CLOSED_UNPAID_STATES))
+    total = db.session.scalar(base) or 0
+    by_buyer = db.session.scalar(base.where(Order.buyer_id == buyer_id)) or 0
+    return total, by_buyer
+
+
+def _kind_hook(line: OrderLine, name: str):
+    kind = kinds.get(line.kind)
+    return getattr(kind, name, None) if kind is not None else None
+
+
+# ---------------------------------------------------------------- checkout
+
+def _lock_cart(user) -> Cart | None:
+    cart = db.session.scalar(
+        select(Cart).where(Cart.user_id == user.id).with_for_update().execution_options(populate_existing=True)
+    )
+    if cart is not None:
+        db.session.refresh(cart, attribute_names=["lines"])
+    return cart
+
+
+def check_currency(currency) -> str:
+    code = currency.strip().upper() if isinstance(currency, str) else ""
+    if code not in SUPPORTED_CURRENCIES:
+        raise ValidationFailed.one("currency", _("Choose one of: %(currencies)s.", currencies=", ".join(SUPPORTED_CURRENCIES)))
+    return code
+
+
+def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway_name: str,
+                payment_window: timedelta, locale: str | None = None) -> Order:
+    """Turn the buyer's cart into an order awaiting payment: prices are checked again and snapshotted,
+    the coupon applied with its uses counted under a lock, each line's kind reserves what it needs, and
+    the cart is emptied. The cart row stays locked until the caller commits, so a second checkout of the
+    same cart waits and then finds it empty.
+
+    :raise 409: the cart is empty (or was just checked out), the coupon has no uses left, a kind cannot reserve
+    :raise 422: unknown currency, a line not on sale or not sold in the currency, a coupon that does not apply
+    """
+    currency = check_currency(currency)
+    cart = _lock_cart(buyer)
+    if cart is None or not cart.lines:
+        raise Conflict(_("Your cart is empty; it may have just been checked out."), field="cart")
+    summary = cart_services.summarize(cart, currency)
+    if summary.currency != currency:
+        raise ValidationFailed.one("currency", _("Your cart is in %(currency)s.", currency=summary.currency))
+    if not summary.can_checkout:
+        raise ValidationFailed.one("cart", " ".join(str(cart_services.problem_label(code)) for code in summary.problems))
+    lines = [(view.listing, view.quantity, view.unit_price) for view in summary.lines]
+    code = discount_services.normalize_code(coupon_code) if coupon_code else ""
+    coupon = None
+    uses_total = uses_by_buyer = 0
+    if code:
+        coupon = discount_services.find_coupon(code, {listing.creator_id for listing, _q, _u in lines}, lock=True)
+        uses_total, uses_by_buyer = coupon_uses(coupon.id, buyer.id)
+    priced = discount_services.price_lines(lines, code or None, buyer, now, uses_total, uses_by_buyer)
+
+    order = Order(
+        number=new_order_number(now), buyer_id=buyer.id, status=OrderStatus.PENDING_PAYMENT, currency=currency,
+        subtotal=priced.subtotal.amount, discount=priced.discount.amount, total=priced.total.amount,
+        coupon_id=coupon.id if coupon else None, coupon_code=coupon.code if coupon else None,
+        locale=locale, gateway=gateway_name, expires_at=now + payment_window,
+    )
+    for view, line in zip(summary.lines, priced.lines):
+        order.lines.append(OrderLine(
+            listing_id=view.listing.id, creator_id=view.listing.creator_id, kind=view.listing.kind,
+            title=view.listing.title, variant_id=view.variant_id, quantity=line.quantity,
+            unit_price=line.unit_price.amount, subtotal=line.subtotal.amount, discount=line.discount.amount,
+            total=line.total.amount,
+        ))
+    _record(order, OrderStatus.PENDING_PAYMENT, buyer, HistoryNote.CHECKOUT)
+    db.session.add(order)
+    _flush_new_order(order, now)
+    for line in order.lines:
+        reserve = _kind_hook(line, "reserve")
+        if reserve is not None:
+            reserve(line)
+    db.session.execute(CartLine.__table__.delete().where(CartLine.cart_id == cart.id))
+    db.session.expire(cart, ["lines"])
+    return order
+
+
+def _flush_new_order(order: Order, now: datetime) -> None:
+    """Flush, drawing a new number in the rare case the random one is taken."""
+    for _attempt in range(5):
+        try:
+            with db.session.begin_nested():
+                db.session.flush()
+            return
+        except IntegrityError:
+            if db.session.scalar(select(Order.id).where(Order.number == order.number)) is None:
+                raise
+            order.number = new_order_number(now)
+    raise Conflict(_("Could not number the order; try again."))
+
+
+def gateway_lines(order: Order) -> list[CheckoutLine]:
+    """The order's lines as a payment provider lists them: what is paid per unit after the discount.
+
+    A provider wants whole unit prices, so a discount that does not divide by the quantity splits the line
+    into one line at the lower unit price and one unit carrying the remainder; the items add up exactly."""
+    out = []
+    for line in order.lines:
+        unit, remainder = divmod(line.total, line.quantity)
+        if remainder:
+            if line.quantity - 1:
+                out.append(CheckoutLine(line.title, unit, line.quantity - 1))
+            out.append(CheckoutLine(line.title, unit + remainder, 1))
+        else:
+            out.append(CheckoutLine(line.title, unit, line.quantity))
+    return out
+
+
+def payment_request(order: Order, success_url: str, cancel_url: str) -> PaymentRequest:
+    return PaymentRequest(
+        order_id=order.id, order_number=order.number, currency=order.currency, total=order.total,
+        lines=gateway_lines(order), customer_email=order.buyer.email, success_url=success_url,
+        cancel_url=cancel_url, locale=order.locale, expires_at=_provider_expiry(order),
+    )
+
+
+#: Stripe Checkout sessions live 30 minutes to 24 hours
+PROVIDER_MIN_WINDOW, PROVIDER_MAX_WINDOW = timedelta(minutes=31), timedelta(hours=23, minutes=59)
+
+
+def _provider_expiry(order: Order) -> int:
+    """The provider stops taking money when the order expires, within the window it accepts."""
+    window = min(max(order.expires_at - order.created_at, PROVIDER_MIN_WINDOW), PROVIDER_MAX_WINDOW)
+    return int((order.created_at + window).timestamp())
+
+
+# ---------------------------------------------------------------- payment events
+
+@dataclass
+class PaymentOutcome:
+    """What a payment event did to its order: `outcome` is stored with the event; `queue` lists the
+    follow-up work to start after the commit (fulfil, email)."""
+
+    outcome: str
+    order: Order | None = None
+    queue: tuple[str, ...] = ()
+
+
+def mark_paid(order: Order, payment_reference: str | None, amount: int | None, currency: str | None,
+              now: datetime) -> PaymentOutcome:
+    """A payment for the (locked) order arrived. Applies once: a second report changes nothing.
+
+    A payment for an order that had closed (expired, cancelled) is taken when every line's kind can still
+    allocate its goods, and flagged for an operator either way."""
+    if order.status in PAID_STATES or order.status == OrderStatus.REFUNDED:
+        return PaymentOutcome("already_paid", order)
+    if amount is not None and (amount != order.total or (currency or "").upper() != order.currency):
+        order.needs_attention = True
+        order.attention_note = HistoryNote.AMOUNT_MISMATCH
+        _record(order, order.status, None, HistoryNote.AMOUNT_MISMATCH,
+                expected=str(order.total_money), got=f"{amount} {(currency or '').upper()}")
+        return PaymentOutcome("amount_mismatch", order)
+    late = order.status in CLOSED_UNPAID_STATES
+    allocated = True
+    for line in order.lines:
+        allocate = _kind_hook(line, "allocate")
+        if allocate is not None and not allocate(line):
+            allocated = False
+    order.payment_reference = payment_reference or order.payment_reference
+    if not allocated:
+        order.needs_attention = True
+        order.attention_note = HistoryNote.GOODS_GONE
+        _record(order, order.status, None, HistoryNote.GOODS_GONE)
+        return PaymentOutcome("goods_gone", order)
+    order.paid_at = now
+    if late:
+        order.needs_attention = True
+        order.attention_note = HistoryNote.LATE_PAYMENT
+        _move(order, OrderStatus.PAID, None, HistoryNote.LATE_PAYMENT)
+        return PaymentOutcome("late_payment", order, ("fulfil", "confirmation"))
+    _move(order, OrderStatus.PAID)
+    return PaymentOutcome("paid", order, ("fulfil", "confirmation"))
+
+
+def _release(order: Order) -> None:
+    for line in order.lines:
+        release = _kind_hook(line, "release")
+        if release is not None:
+            release(line)
+
+
+def mark_expired(order: Order, now: datetime) -> PaymentOutcome:
+    """The (locked) order's payment window closed unpaid. Only a pending order expires, once."""
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        return PaymentOutcome("ignored", order)
+    _release(order)
+    order.closed_at = now
+    _move(order, OrderStatus.EXPIRED, None, HistoryNote.EXPIRED_UNPAID)
+    return PaymentOutcome("expired", order)
+
+
+def record_payment_failure(order: Order, message: str) -> PaymentOutcome:
+    """A payment attempt failed; the order stays open so the fan can try again."""
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        return PaymentOutcome("ignored", order)
+    _record(order, order.status, None, HistoryNote.PAYMENT_FAILED, message=(message or "")[:200])
+    return PaymentOutcome("payment_failed", order)
+
+
+def cancel_order(user, order_id: int, now: datetime) -> Order:
+    """The buyer gives up an unpaid order. :raise 404: not theirs :raise 409: no longer awaiting payment"""
+    order = lock_order(order_id)
+    if order is None or order.buyer_id != user.id:
+        raise NotFound(_("There is no such order."))
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        raise Conflict(_("Only an order awaiting payment can be cancelled."))
+    _release(order)
+    order.closed_at = now
+    _move(order, OrderStatus.CANCELLED, user, HistoryNote.CANCELLED_BY_BUYER)
+    return order
+
+
+def expire_overdue(now: datetime, limit: int = 500) -> list[int]:
+    """Expire pending orders past their payment window; answers their ids. Run by the beat sweep."""
+    ids = list(db.session.scalars(
+        select(Order.id).where(Order.status == OrderStatus.PENDING_PAYMENT, Order.expires_at <= now)
+        .order_by(Order.id).limit(limit)
+    ))
+    expired = []
+    for order_id in ids:
+        order = lock_order(order_id)
+        if order is not None and mark_expired(order, now).outcome == "expired":
+            expired.append(order_id)
+    return expired
+
+
+# ---------------------------------------------------------------- fulfilment
+
+def fulfil_order(order_id: int, now: datetime) -> int:
+    """Deliver every paid line not yet delivered through its kind; answers how many lines this call delivered.
+
+    Each line is claimed with a guarded UPDATE (fulfilled_at IS NULL), so two runs of this at once deliver
+    each line once. The order becomes fulfilled when every line that was not refunded is delivered."""
+    order = lock_order(order_id)
+    if order is None or order.status not in PAID_STATES:
+        return 0
+    delivered = 0
+    for line in order.lines:
+        if line.fulfilled_at is not None or line.refunded_at is not None:
+            continue
+        claimed = db.session.execute(
+            update(OrderLine).where(OrderLine.id == line.id, OrderLine.fulfilled_at.is_(None)).values(fulfilled_at=now)
+        ).rowcount
+        if not claimed:
+            continue
+        db.session.refresh(line, attribute_names=["fulfilled_at"])
+        fulfil = _kind_hook(line, "fulfil")
+        if fulfil is not None:
+            fulfil(line)
+        delivered += 1
+    open_lines = [line for line in order.lines if line.refunded_at is None]
+    if order.status == OrderStatus.PAID and open_lines and all(line.fulfilled_at for line in open_lines):
+        order.fulfilled_at = now
+        _move(order, OrderStatus.FULFILLED, None, HistoryNote.FULFILLED)
+    return delivered
+
+
+# ---------------------------------------------------------------- refunds
+
+def _may_refund(user, order: Order, lines: list[OrderLine]) -> bool:
+    if user.is_operator:
+        return True
+    creator = user.creator_profile
+    return creator is not None and all(line.creator_id == creator.id for line in lines)
+
+
+def _refund_target(order: Order, line_ids) -> list[OrderLine]:
+    if line_ids is None:
+        return [line for line in order.lines if line.refunded_at is None]
+    if not isinstance(line_ids, list) or not line_ids or any(isinstance(i, bool) or not isinstance(i, int) for i in line_ids):
+        raise ValidationFailed.one("line_ids", _("Choose the lines to refund."))
+    by_id = {line.id: line for line in order.lines}
+    chosen = []
+    for line_id in dict.fromkeys(line_ids):
+        line = by_id.get(line_id)
+        if line is None:
+            raise ValidationFailed.one("line_ids", _("Line %(id)s is not part of this order.", id=line_id))
+        if line.refunded_at is not None:
+            raise Conflict(_("Line %(id)s has already been refunded.", id=line_id), field="line_ids")
+        chosen.append(line)
+    return chosen
+
+
+def refund_order(user, order_id: int, line_ids, reason, gateway, now: datetime) -> Refund:
+    """Give back whole lines of a paid order (all of the caller's when `line_ids` is None) with a reason.
+
+    Operators refund any line; a streamer refunds the lines of their own listings. The provider is asked
+    first (idempotently, keyed by the refund), then each line's kind revokes what it granted.
+    :raise 403: not an operator or the lines' seller :raise 404: no such order (or not visible)
+    :raise 409: the order took no money, or a line was already refunded :raise 422: no reason, unknown line
+    :raise 502: the provider refused or could not be reached (nothing is recorded)
+    """
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason:
+        raise ValidationFailed.one("reason", _("Say why the order is refunded."))
+    if len(reason) > MAX_REASON_LENGTH:
+        raise ValidationFailed.one("reason", _("Keep the reason under %(max)d characters.", max=MAX_REASON_LENGTH))
+    order = lock_order(order_id)
+    if order is None or not can_view(user, order):
+        raise NotFound(_("There is no such order."))
+    creator = user.creator_profile
+    if not user.is_operator and not any(creator and line.creator_id == creator.id for line in order.lines):
+        raise PermissionDenied(_("Refunds are made by the seller or by Encore's support team."))
+    if order.status not in PAID_STATES:
+        raise Conflict(_("Only a paid order can be refunded."))
+    if line_ids is None and not user.is_operator:
+        line_ids = [line.id for line in order.lines if line.refunded_at is None and creator and line.creator_id == creator.id]
+        if not line_ids:
+            raise Conflict(_("Everything of yours in this order has already been refunded."))
+    lines = _refund_target(order, line_ids)
+    if not lines:
+        raise Conflict(_("Everything in this order has already been refunded."))
+    if not _may_refund(user, order, lines):
+        raise PermissionDenied(_("You can only refund the lines of your own listings."))
+    amount = sum(line.total for line in lines)
+    refund = Refund(order_id=order.id, amount=amount, currency=order.currency, reason=reason, actor_id=user.id)
+    for line in lines:
+        refund.lines.append(RefundLine(order_line_id=line.id, amount=line.total))
+        line.refunded_at = now
+    db.session.add(refund)
+    if amount > 0:
+        db.session.flush()
+        from marketplace.payments.gateway import RefundRequest
+
+        refund.gateway_reference = gateway.refund(RefundRequest(
+            order_id=order.id, refund_id=refund.id, payment_reference=order.payment_reference or "",
+            amount=amount, currency=order.currency, reason=reason,
+        ))
+    else:  # a line made free by a coupon: nothing to send back, but its goods are still taken back
+        refund.amount = 0
+    _apply_refund(order, lines, amount, user, HistoryNote.REFUND, reason=reason)
+    db.session.flush()
+    return refund
+
+
+def _apply_refund(order: Order, lines: list[OrderLine], amount: int, actor, note: str, **params) -> None:
+    for line in lines:
+        revoke = _kind_hook(line, "revoke")
+        if revoke is not None:
+            revoke(line)
+    order.refunded_amount += amount
+    everything = all(line.refunded_at is not None for line in order.lines)
+    target = OrderStatus.REFUNDED if everything else OrderStatus.PARTIALLY_REFUNDED
+    _move(order, target, actor, note, amount=str(order.money(amount)), **params)
+
+
+def record_external_refund(order: Order, refunded_total: int, gateway_reference: str | None, now: datetime) -> PaymentOutcome:
+    """The provider reports `refunded_total` refunded on the (locked) order's payment. Whatever Encore has not
+    recorded yet was refunded outside Encore (the provider's dashboard): it is recorded, and when the whole
+    payment is back every remaining line is taken back; a partial one is flagged for an operator."""
+    missing = refunded_total - order.refunded_amount
+    if missing <= 0 or order.status not in PAID_STATES:
+        return PaymentOutcome("ignored", order)
+    missing = min(missing, order.total - order.refunded_amount)
+    refund = Refund(order_id=order.id, amount=missing, currency=order.currency, reason="", actor_id=None,
+                    gateway_reference=gateway_reference)
+    db.session.add(refund)
+    lines = []
+    if order.refunded_amount + missing >= order.total:
+        lines = [line for line in order.lines if line.refunded_at is None]
+        for line in lines:
+            line.refunded_at = now
+            refund.lines.append(RefundLine(order_line_id=line.id, amount=line.total))
+    else:
+        order.needs_attention = True
+        order.attention_note = HistoryNote.EXTERNAL_REFUND
+    _apply_refund(order, lines, missing, None, HistoryNote.EXTERNAL_REFUND)
+    db.session.flush()
+    return PaymentOutcome("refunded", order, (f"refund:{refund.id}",))
+
+
+# ---------------------------------------------------------------- reading
+
+def can_view(user, order: Order) -> bool:
+    if user is None or not user.is_authenticated:
+        return False
+    if user.is_operator or order.buyer_id == user.id:
+        return True
+    creator = user.creator_profile
+    return creator is not None and any(line.creator_id == creator.id for line in order.lines)
+
+
+def visible_lines(user, order: Order) -> list[OrderLine]:
+    """The lines this reader may see: all for the buyer and operators, their own for a seller."""
+    if user.is_operator or order.buyer_id == user.id:
+        return list(order.lines)
+    creator = user.creator_profile
+    return [line for line in order.lines if creator is not None and line.creator_id == creator.id]
+
+
+def get_order(user, order_id: int) -> Order:
+    """:raise 404: no such order, or one the user may not see (someone else's is indistinguishable)"""
+    order = db.session.get(Order, order_id) if isinstance(order_id, int) else None
+    if order is None or not can_view(user, order):
+        raise NotFound(_("There is no such order."))
+    return order
+
+
+def get_order_by_number(user, number: str) -> Order:
+    order = db.session.scalar(select(Order).where(Order.number == number))
+    if order is None or not can_view(user, order):
+        raise NotFound(_("There is no such order."))
+    return order
+
+
+ORDER_LOADS = (selectinload(Order.lines), selectinload(Order.buyer))
+
+
+def buyer_orders(user, limit: int = 50, offset: int = 0) -> list[Order]:
+    return list(db.session.scalars(
+        select(Order).where(Order.buyer_id == user.id).options(*ORDER_LOADS)
+        .order_by(Order.id.desc()).limit(limit).offset(offset)
+    ))
+
+
+def seller_orders(user, limit: int = 50, offset: int = 0) -> list[Order]:
+    """Orders with at least one line of the streamer's listings. :raise 403: not a streamer"""
+    creator = user.creator_profile
+    if creator is None:
+        raise PermissionDenied(_("Only streamers have sales."))
+    has_line = select(OrderLine.order_id).where(OrderLine.creator_id == creator.id)
+    return list(db.session.scalars(
+        select(Order).where(Order.id.in_(has_line)).options(*ORDER_LOADS)
+        .order_by(Order.id.desc()).limit(limit).offset(offset)
+    ))
+
+
+def all_orders(user, status: str | None = None, attention: bool = False, limit: int = 50, offset: int = 0) -> list[Order]:
+    """Every order, for operators. :raise 403: not an operator"""
+    if not user.is_operator:
+        raise PermissionDenied(_("Only operators can see every order."))
+    query = select(Order).options(*ORDER_LOADS)
+    if status:
+        query = query.where(Order.status == status)
+    if attention:
+        query = query.where(Order.needs_attention.is_(True))
+    return list(db.session.scalars(query.order_by(Order.id.desc()).limit(limit).offset(offset)))
+
+
+@dataclass
+class OrderView:
+    """An order as one reader may see it: a seller gets their own lines and the totals of those only."""
+
+    order: Order
+    lines: list[OrderLine]
+    subtotal: Money
+    discount: Money
+    total: Money
+    refunded: Money
+    is_buyer: bool
+    is_operator: bool
+    #: the lines this reader may still refund (none for a buyer who is not an operator or the seller)
+    refundable_line_ids: list[int]
+
+    @property
+    def id(self) -> int:
+        return self.order.id
+
+    @property
+    def number(self) -> str:
+        return self.order.number
+
+    @property
+    def status(self) -> str:
+        return self.order.status
+
+    @property
+    def whole_order(self) -> bool:
+        return len(self.lines) == len(self.order.lines)
+
+
+def order_view(user, order: Order) -> OrderView:
+    lines = visible_lines(user, order)
+    whole = len(lines) == len(order.lines)
+
+    def total_of(attr: str) -> Money:
+        return order.money(getattr(order, attr) if whole else sum(getattr(line, attr) for line in lines))
+
+    refunded = order.refunded_money if whole else order.money(sum(line.total for line in lines if line.refunded_at))
+    refundable = []
+    if order.status in PAID_STATES:
+        creator = user.creator_profile
+        refundable = [line.id for line in lines if line.refunded_at is None
+                      and (user.is_operator or (creator is not None and line.creator_id == creator.id))]
+    return OrderView(order, lines, total_of("subtotal"), total_of("discount"), total_of("total"), refunded,
+                     order.buyer_id == user.id, bool(user.is_operator), refundable)

@@ -1,0 +1,94 @@
+"""Celery tasks of the money path: fulfilment and emails after a payment's commit, and the beat sweep.
+
+Every task takes ids and is safe to run twice: fulfilment claims each line with a guarded update, and an
+email is recorded under a unique key in the transaction that sends it.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.db import utcnow
+from app.extensions import db
+from app.mail import send_email
+from app.tasks import celery_app
+from marketplace.orders import emails, services
+from marketplace.orders.models import Order, OrderEmail, OrderLine, OrderStatus, Refund
+
+log = logging.getLogger(__name__)
+
+#: a paid order whose lines are still undelivered this long after payment is queued again by the sweep
+FULFIL_RETRY_AFTER = timedelta(minutes=2)
+
+
+@celery_app.task(name="orders.fulfil_order", ignore_result=True)
+def fulfil_order(order_id: int) -> int:
+    try:
+        delivered = services.fulfil_order(order_id, utcnow())
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return delivered
+
+
+@celery_app.task(name="orders.send_order_email", ignore_result=True)
+def send_order_email(order_id: int, key: str) -> bool:
+    """Send the email `key` names ("confirmation" or "refund:<id>") once; answers whether this run sent it."""
+    order = db.session.get(Order, order_id)
+    if order is None:
+        return False
+    refund = None
+    if key.startswith("refund:"):
+        refund = db.session.get(Refund, int(key.split(":", 1)[1]))
+        if refund is None or refund.order_id != order.id:
+            return False
+    try:
+        with db.session.begin_nested():
+            db.session.add(OrderEmail(order_id=order.id, key=key))
+    except IntegrityError:
+        return False  # sent before (or being sent by a concurrent run, which holds the row)
+    with current_app.test_request_context(base_url=current_app.config["ENCORE_PUBLIC_URL"]):
+        subject, body = emails.refund_notice(order, refund) if refund else emails.confirmation(order)
+    try:
+        send_email(order.buyer.email, subject, body)
+    except Exception:
+        db.session.rollback()  # not recorded: a retry sends it
+        raise
+    db.session.commit()
+    return True
+
+
+@celery_app.task(name="orders.sweep", ignore_result=True)
+def sweep() -> dict:
+    """Expire overdue unpaid orders and queue fulfilment again where a queued one was lost."""
+    now = utcnow()
+    expired = services.expire_overdue(now)
+    db.session.commit()
+    stuck = list(db.session.scalars(
+        select(Order.id).join(OrderLine).where(
+            Order.status == OrderStatus.PAID, Order.paid_at <= now - FULFIL_RETRY_AFTER,
+            OrderLine.fulfilled_at.is_(None), OrderLine.refunded_at.is_(None),
+        ).distinct().limit(500)
+    ))
+    db.session.commit()
+    for order_id in stuck:
+        queue_followups(order_id, ("fulfil",))
+    return {"expired": len(expired), "requeued": len(stuck)}
+
+
+def queue_followups(order_id: int, work) -> None:
+    """Queue the work an order change calls for, after its commit: "fulfil", "confirmation", "refund:<id>".
+    A broker outage is logged, not raised: the change already happened, and the sweep retries fulfilment."""
+    for item in work:
+        try:
+            if item == "fulfil":
+                fulfil_order.delay(order_id)
+            else:
+                send_order_email.delay(order_id, item)
+        except Exception:
+            log.exception("could not queue %s for order %s", item, order_id)

@@ -1,0 +1,105 @@
+"""The one handler for payment events, from Stripe's webhook and from the local pay page alike.
+
+An event is verified (signature and age), stored under a unique (gateway, event id), and applied to its
+order in the same transaction. A replay, a duplicate delivered concurrently or an event that no longer
+applies changes nothing: the unique constraint stops the first kind, the order row lock and the order's
+state the others. Fulfilment and emails are queued only after the commit.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.db import utcnow
+from app.extensions import db
+from marketplace.orders import services as orders
+from marketplace.orders.models import Order, PaymentEvent
+from marketplace.payments import webhook_secret
+from marketplace.payments.gateway import BadSignature
+
+log = logging.getLogger(__name__)
+
+
+def receive(payload: bytes, signature_header: str | None) -> str:
+    """Verify, store and apply one event, then start its follow-up work; answers the stored outcome
+    ("duplicate" for an event seen before). :raise BadSignature: nothing was stored"""
+    from marketplace.payments.stripe_gateway import verify_event
+
+    event = verify_event(payload, signature_header, webhook_secret())
+    gateway = current_app.config["ENCORE_PAYMENT_GATEWAY"]
+    try:
+        result = apply_event(event, gateway)
+        # read before the commit: touching the order afterwards would open a new transaction (and on
+        # SQLite take the write lock) while the follow-up tasks start
+        order_id, work, outcome = (result.order.id if result.order else None), result.queue, result.outcome
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    if order_id is not None and work:
+        from marketplace.orders import tasks
+
+        tasks.queue_followups(order_id, work)
+    return outcome
+
+
+def _metadata_order_id(obj: dict) -> int | None:
+    metadata = obj.get("metadata") or {}
+    for raw in (metadata.get("order_id"), obj.get("client_reference_id")):
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _order_for(obj: dict) -> Order | None:
+    order_id = _metadata_order_id(obj)
+    if order_id is None and obj.get("payment_intent"):
+        order_id = db.session.scalar(select(Order.id).where(Order.payment_reference == obj["payment_intent"]))
+    return orders.lock_order(order_id) if order_id is not None else None
+
+
+def apply_event(event: dict, gateway: str) -> orders.PaymentOutcome:
+    """Store the event and apply it to its order inside the caller's transaction."""
+    event_id = str(event.get("id") or "")
+    event_type = str(event.get("type") or "")
+    if not event_id or not event_type:
+        raise BadSignature("the event has no id or type")
+    stored = PaymentEvent(gateway=gateway, event_id=event_id[:255], type=event_type[:80], outcome="received")
+    try:
+        with db.session.begin_nested():
+            db.session.add(stored)
+    except IntegrityError:
+        return orders.PaymentOutcome("duplicate")
+    obj = (event.get("data") or {}).get("object") or {}
+    order = _order_for(obj) if isinstance(obj, dict) else None
+    now = utcnow()
+    if order is None:
+        result = orders.PaymentOutcome("unknown_order" if event_type in HANDLED else "ignored")
+    elif event_type == "checkout.session.completed":
+        if obj.get("payment_status") not in ("paid", "no_payment_required"):
+            result = orders.PaymentOutcome("awaiting_payment", order)
+        else:
+            result = orders.mark_paid(order, obj.get("payment_intent"), obj.get("amount_total"), obj.get("currency"), now)
+    elif event_type == "checkout.session.expired":
+        result = orders.mark_expired(order, now)
+    elif event_type == "payment_intent.payment_failed":
+        error = obj.get("last_payment_error") or {}
+        result = orders.record_payment_failure(order, str(error.get("message") or error.get("code") or ""))
+    elif event_type == "charge.refunded":
+        refunds = ((obj.get("refunds") or {}).get("data") or [{}])
+        result = orders.record_external_refund(order, int(obj.get("amount_refunded") or 0), refunds[0].get("id"), now)
+    else:
+        result = orders.PaymentOutcome("ignored", order)
+    stored.order_id = order.id if order is not None else None
+    stored.outcome = result.outcome
+    if result.outcome in ("unknown_order", "late_payment", "goods_gone", "amount_mismatch"):
+        log.warning("payment event %s (%s): %s", event_id, event_type, result.outcome)
+    return result
+
+
+HANDLED = ("checkout.session.completed", "checkout.session.expired", "payment_intent.payment_failed", "charge.refunded")
