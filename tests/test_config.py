@@ -131,6 +131,10 @@ def test_production_cookies_are_http_only_same_site_lax_and_secure(monkeypatch):
 def test_a_production_app_sends_the_session_cookie_with_all_three_flags(app, monkeypatch, tmp_path):
     monkeypatch.setenv("ENCORE_ENV", "production")
     monkeypatch.setenv("ENCORE_SECRET_KEY", GOOD_KEY)
+    # production refuses the local test-mode gateway
+    monkeypatch.setenv("ENCORE_PAYMENT_GATEWAY", "stripe")
+    monkeypatch.setenv("ENCORE_STRIPE_SECRET_KEY", "sk_test_config")
+    monkeypatch.setenv("ENCORE_STRIPE_WEBHOOK_SECRET", "whsec_config")
 
     with another_app(app, {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'prod.sqlite'}"}) as production:
 
