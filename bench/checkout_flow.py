@@ -1,0 +1,395 @@
+"""The money path end to end over HTTP: cart -> checkout -> local payment webhook -> fulfilment, for digital orders.
+
+Runs the production shape on this machine: gunicorn (`wsgi:app`) on PostgreSQL, a Celery worker on Redis, the
+local payment gateway. A fresh database `encore_bench` is created (and dropped afterwards), migrated with
+`encore db upgrade`, and filled through the services with fans, API tokens and published listings (not timed).
+Then client threads each loop: POST /api/v1/cart/lines -> POST /api/v1/orders -> POST the signed
+checkout.session.completed event to /webhooks/stripe, and the run waits until the worker has fulfilled every
+order. Prints paid orders/s (first request to last webhook answer), fulfilled orders/s (until the worker is
+done), p50/p95 per step, and the target ratio: paid orders/s / 100 (target >= 1.0 on a 2-core machine).
+
+    .venv/bin/python bench/checkout_flow.py [--orders 600] [--clients 16] [--workers 4] [--threads 4]
+
+Needs PostgreSQL (ENCORE_BENCH_DATABASE_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/encore_bench)
+and Redis (ENCORE_BENCH_BROKER_URL, default redis://127.0.0.1:6379/14, flushed at the start); when either is
+unreachable it prints "skipped" and exits 0.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+VENV_BIN = Path(sys.executable).parent
+
+DATABASE_URL = os.environ.get("ENCORE_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/encore_bench")
+BROKER_URL = os.environ.get("ENCORE_BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
+TARGET_PAID_PER_SECOND = 100
+LISTINGS = 24
+STEPS = ("cart add", "order create", "webhook")
+
+
+# ---------------------------------------------------------------- services this needs
+
+def unreachable() -> str | None:
+    """Why the bench cannot run here (PostgreSQL or Redis down), or None."""
+    import psycopg
+    import redis
+    from sqlalchemy.engine import make_url
+
+    url = make_url(DATABASE_URL)
+    try:
+        psycopg.connect(**admin_params(url), connect_timeout=3).close()
+    except Exception as exc:  # any failure to connect means: not here
+        return f"PostgreSQL at {url.host}:{url.port or 5432} is unreachable ({type(exc).__name__})"
+    try:
+        redis.Redis.from_url(BROKER_URL, socket_connect_timeout=3).ping()
+    except Exception as exc:
+        return f"Redis at {BROKER_URL} is unreachable ({type(exc).__name__})"
+    return None
+
+
+def admin_params(url) -> dict:
+    return {"host": url.host or "127.0.0.1", "port": url.port or 5432, "user": url.username or "postgres",
+            "password": url.password, "dbname": "postgres", "autocommit": True}
+
+
+def recreate_database(drop_only: bool = False) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(DATABASE_URL)
+    name = url.database
+    with psycopg.connect(**admin_params(url)) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop_only:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def flush_broker() -> None:
+    import redis
+
+    redis.Redis.from_url(BROKER_URL).flushdb()  # leftover tasks of an interrupted run must not run here
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Processes:
+    """The subprocesses this run started, each in its own process group, stopped on exit or error."""
+
+    def __init__(self):
+        self.running: list[subprocess.Popen] = []
+
+    def start(self, argv: list[str], env: dict, log: Path) -> subprocess.Popen:
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.running.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in self.running:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in self.running:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.running.clear()
+
+
+# ---------------------------------------------------------------- setup (not timed)
+
+def seed(env: dict, fans: int) -> tuple[list[str], list[int], str]:
+    """Fans with API tokens and published course listings, made through the services; answers the token
+    secrets, the listing ids and the webhook secret the server derives from the same SECRET_KEY."""
+    os.environ.update(env)
+    from app.accounts import services as accounts
+    from app.extensions import db
+    from app.factory import create_app
+    from marketplace.catalog import services as catalog
+    from marketplace.payments import webhook_secret
+
+    # cheap password hashing: nobody logs in with these passwords, and default argon2 would dominate setup
+    app = create_app({"PASSWORD_HASH_PARAMS": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}})
+    with app.app_context():
+        operator = accounts.create_account("bench-operator@example.com", "correct horse battery", "operator")
+        streamers = []
+        for n in range(4):
+            streamer = accounts.register_user(f"bench-streamer{n}@example.com", "correct horse battery")
+            accounts.become_streamer(streamer, f"bench_streamer_{n}", f"Bench streamer {n}", "")
+            streamers.append(streamer)
+        db.session.commit()
+        listing_ids = []
+        for n in range(LISTINGS):
+            owner = streamers[n % len(streamers)]
+            listing = catalog.create_listing(owner, {
+                "kind": "course", "title": f"Bench course {n}", "description": "Lessons.",
+                "prices": [{"currency": "CNY", "amount": 1200 + n}],
+            })
+            catalog.submit_listing(owner, listing)
+            catalog.approve_listing(operator, listing)
+            catalog.publish_listing(owner, listing)
+            listing_ids.append(listing.id)
+        tokens = []
+        for n in range(fans):
+            fan = accounts.register_user(f"bench-fan{n}@example.com", "correct horse battery")
+            tokens.append(accounts.create_api_token(fan, "bench")[1])
+        db.session.commit()
+        secret = webhook_secret(app)
+        db.session.remove()
+        db.engine.dispose()
+    return tokens, listing_ids, secret
+
+
+def wait_until_up(port: int, server: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.returncode}; see its log")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status in (200, 503):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not answer /healthz in time")
+
+
+# ---------------------------------------------------------------- the timed flow
+
+class Client:
+    """One fan's keep-alive connection; answers (status, parsed body) and records each step's latency."""
+
+    def __init__(self, port: int, token: str, latencies: dict[str, list[float]]):
+        self.port = port
+        self.auth = {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
+        self.latencies = latencies
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def post(self, step: str, path: str, body: bytes, headers: dict) -> tuple[int, dict]:
+        for attempt in (1, 2):
+            started = time.perf_counter()
+            try:
+                self.conn.request("POST", path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                data = response.read()
+            except (http.client.HTTPException, ConnectionError):
+                # a keep-alive connection the server closed: reconnect once
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                if attempt == 2:
+                    raise
+                continue
+            self.latencies[step].append(time.perf_counter() - started)
+            return response.status, json.loads(data or b"{}")
+        raise AssertionError("unreachable")
+
+    def post_json(self, step: str, path: str, payload: dict) -> tuple[int, dict]:
+        return self.post(step, path, json.dumps(payload).encode(), {**self.auth, "Content-Type": "application/json"})
+
+
+def run_flow(port: int, tokens: list[str], listing_ids: list[int], secret: str, orders: int) -> dict:
+    from marketplace.payments import local_gateway
+
+    numbers = itertools.count()
+    claim = threading.Lock()
+    latencies: dict[str, list[float]] = {step: [] for step in STEPS}
+    failures: list[str] = []
+    order_ids: list[int] = []
+    last_webhook = [0.0]
+
+    def next_number() -> int | None:
+        with claim:
+            n = next(numbers)
+        return n if n < orders else None
+
+    def loop(token: str) -> None:
+        client = Client(port, token, latencies)
+        try:
+            while (n := next_number()) is not None:
+                status, body = client.post_json("cart add", "/api/v1/cart/lines",
+                                                {"listing_id": listing_ids[n % len(listing_ids)], "quantity": 1})
+                if status != 201:
+                    failures.append(f"cart add {status}: {body}")
+                    continue
+                status, body = client.post_json("order create", "/api/v1/orders", {"currency": "CNY"})
+                if status != 201:
+                    failures.append(f"order create {status}: {body}")
+                    continue
+                order = SimpleNamespace(id=body["id"], number=body["number"], total=body["total"]["amount"],
+                                        currency=body["currency"], payment_session_id=f"cs_local_{body['number']}",
+                                        payment_reference=None)
+                payload, signature = local_gateway.signed(local_gateway.completed_event(order), secret)
+                status, answer = client.post("webhook", "/webhooks/stripe", payload,
+                                             {"Stripe-Signature": signature, "Content-Type": "application/json"})
+                if status != 200 or answer.get("outcome") != "paid":
+                    failures.append(f"webhook {status}: {answer}")
+                    continue
+                with claim:
+                    order_ids.append(body["id"])
+                    last_webhook[0] = time.perf_counter()
+        except Exception as exc:  # reported with the figures; one broken client must not hang the run
+            failures.append(f"client stopped: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=loop, args=(token,), name=f"client-{n}") for n, token in enumerate(tokens)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"started": started, "last_webhook": last_webhook[0], "latencies": latencies,
+            "failures": failures, "order_ids": order_ids}
+
+
+def wait_for_fulfilment(expected: int, timeout: float) -> tuple[float | None, int]:
+    """When every paid order had become fulfilled (perf_counter), or None at the timeout; and how many were."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(DATABASE_URL)
+    params = {**admin_params(url), "dbname": url.database}
+    deadline = time.perf_counter() + timeout
+    with psycopg.connect(**params) as conn:
+        while True:
+            done = conn.execute("SELECT count(*) FROM orders WHERE status = 'fulfilled'").fetchone()[0]
+            if done >= expected:
+                return time.perf_counter(), done
+            if time.perf_counter() > deadline:
+                return None, done
+            time.sleep(0.05)
+
+
+def check_ledger(expected: int) -> list[str]:
+    """What the database says went wrong: events, orders and emails each counted once per order."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(DATABASE_URL)
+    with psycopg.connect(**{**admin_params(url), "dbname": url.database}) as conn:
+        counts = {
+            "paid events": conn.execute("SELECT count(*) FROM payment_events WHERE outcome = 'paid'").fetchone()[0],
+            "orders": conn.execute("SELECT count(*) FROM orders").fetchone()[0],
+            "unfulfilled lines": conn.execute("SELECT count(*) FROM order_lines WHERE fulfilled_at IS NULL").fetchone()[0],
+            "confirmation emails": conn.execute("SELECT count(*) FROM order_emails WHERE key = 'confirmation'").fetchone()[0],
+        }
+    wanted = {"paid events": expected, "orders": expected, "unfulfilled lines": 0, "confirmation emails": expected}
+    return [f"{name}: {counts[name]} (expected {wanted[name]})" for name in wanted if counts[name] != wanted[name]]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+# ---------------------------------------------------------------- main
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=600)
+    parser.add_argument("--clients", type=int, default=16, help="client threads, one fan each")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--keep", action="store_true", help="keep the database and logs for a look afterwards")
+    args = parser.parse_args()
+
+    reason = unreachable()
+    if reason:
+        print(f"checkout flow: skipped ({reason})")
+        return 0
+
+    workdir = Path(tempfile.mkdtemp(prefix="encore-bench-checkout-"))
+    env = {
+        **os.environ,
+        "ENCORE_ENV": "development",
+        "ENCORE_DATABASE_URL": DATABASE_URL,
+        "ENCORE_BROKER_URL": BROKER_URL,
+        "ENCORE_SECRET_KEY": secrets.token_urlsafe(48),
+        "ENCORE_PAYMENT_GATEWAY": "local",
+        "ENCORE_INSTANCE_PATH": str(workdir / "instance"),
+        "ENCORE_STRIPE_WEBHOOK_SECRET": "",
+    }
+    processes = Processes()
+    keep_logs = args.keep
+    signal.signal(signal.SIGTERM, lambda *_args: sys.exit(143))  # run the finally below
+    try:
+        recreate_database()
+        flush_broker()
+        subprocess.run([str(VENV_BIN / "encore"), "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        tokens, listing_ids, secret = seed(env, args.clients)
+
+        port = free_port()
+        server = processes.start([
+            str(VENV_BIN / "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+            "--worker-class", "gthread", "--threads", str(args.threads), "--keep-alive", "30", "--log-level", "warning",
+        ], env, workdir / "gunicorn.log")
+        processes.start([str(VENV_BIN / "encore"), "worker", "--concurrency", "2", "--loglevel", "warning"],
+                        env, workdir / "worker.log")
+        wait_until_up(port, server)
+
+        result = run_flow(port, tokens, listing_ids, secret, args.orders)
+        paid = len(result["order_ids"])
+        fulfilled_at, fulfilled = wait_for_fulfilment(paid, timeout=max(60.0, paid / 5))
+        problems = result["failures"][:5] + (check_ledger(args.orders) if fulfilled_at else [])
+
+        paid_seconds = result["last_webhook"] - result["started"]
+        paid_rate = paid / paid_seconds if paid_seconds > 0 else 0.0
+        print(f"checkout flow: {args.orders} digital orders, {args.clients} client threads, "
+              f"gunicorn {args.workers} workers x {args.threads} threads (gthread), Celery worker prefork x2, "
+              f"PostgreSQL + Redis, {os.cpu_count()} CPUs")
+        print(f"paid orders/s:      {paid_rate:7.1f}  ({paid} paid in {paid_seconds:.2f} s, first request to last webhook 200)")
+        if fulfilled_at:
+            fulfil_seconds = fulfilled_at - result["started"]
+            print(f"fulfilled orders/s: {fulfilled / fulfil_seconds:7.1f}  (all {fulfilled} fulfilled {fulfil_seconds:.2f} s "
+                  f"after the first request, {fulfilled_at - result['last_webhook']:.2f} s after the last webhook)")
+        else:
+            print(f"fulfilled orders/s: n/a  (only {fulfilled} of {paid} fulfilled before the timeout)")
+        for step in STEPS:
+            values = result["latencies"][step]
+            print(f"{step:>13} latency: p50 {percentile(values, 0.5) * 1000:6.1f} ms  "
+                  f"p95 {percentile(values, 0.95) * 1000:6.1f} ms  (n={len(values)})")
+        print(f"target ratio (paid orders/s / {TARGET_PAID_PER_SECOND}): {paid_rate / TARGET_PAID_PER_SECOND:.2f}  (target >= 1.0)")
+        if problems or len(result["failures"]) or paid != args.orders:
+            print(f"PROBLEMS ({len(result['failures'])} failed requests): " + "; ".join(problems))
+            print(f"logs: {workdir}")
+            keep_logs = True
+            return 1
+        return 0
+    finally:
+        processes.stop()
+        if not args.keep:
+            try:
+                recreate_database(drop_only=True)
+            except Exception as exc:  # a database still busy must not hide the figures
+                print(f"could not drop the bench database: {exc}", file=sys.stderr)
+        if not keep_logs:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
