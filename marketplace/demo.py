@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app.accounts import services as accounts
 from app.accounts.models import Role
+from app.db import utcnow
 from app.errors import ServiceError
 from app.extensions import db
 from app.images import placeholder_avatar_png, placeholder_cover_png
@@ -217,7 +218,38 @@ def seed_demo(echo=click.echo) -> dict:
         for spec in bar:
             if _ensure_listing(spec, users[spec.owner], users["operator"], storage):
                 created_listings += 1
-    return {"accounts": created_accounts, "listings": created_listings}
+    orders = _ensure_demo_order(users["fan"])
+    return {"accounts": created_accounts, "listings": created_listings, "orders": orders}
+
+
+#: the demo fan's paid order, so the order pages and a streamer's sales have something to show
+DEMO_ORDER_SLUGS = ("growing-a-fan-community",)
+
+
+def _ensure_demo_order(fan) -> int:
+    """Buy the demo fan's order through the real cart, checkout, payment and fulfilment rules, once."""
+    from datetime import timedelta
+
+    from marketplace.cart import services as cart_services
+    from marketplace.orders import services as orders
+    from marketplace.orders.models import Order
+
+    if db.session.scalar(select(Order.id).where(Order.buyer_id == fan.id).limit(1)) is not None:
+        return 0
+    cart = cart_services.user_cart(fan)
+    for slug in DEMO_ORDER_SLUGS:
+        listing = db.session.scalar(select(Listing).where(Listing.slug == slug))
+        if listing is not None and listing.is_public:
+            cart_services.add_line(cart, listing.id)
+    if not cart.lines:
+        return 0
+    now = utcnow()
+    order = orders.place_order(fan, "CNY", None, now, "local", timedelta(hours=1), fan.locale)
+    order.payment_reference = f"pi_local_{order.number}"
+    orders.mark_paid(order, order.payment_reference, order.total, order.currency, now)
+    db.session.flush()
+    orders.fulfil_order(order.id, now)
+    return 1
 
 
 def _login_table(created: list[str]) -> str:
