@@ -180,7 +180,7 @@ def _sales_chart(views) -> dict[str, list[tuple[str, int, str]]]:
     charts = {}
     for currency, totals in sorted(per_currency.items()):
         rows = sorted(totals.items(), key=lambda item: -item[1])[:8]
-        charts[currency] = [(title, amount, Money(amount, currency)) for title, amount in rows]
+        charts[currency] = [(title, amount, format_money(Money(amount, currency))) for title, amount in rows]
     return charts
 
 
