@@ -389,6 +389,24 @@ def test_a_full_refund_made_at_stripe_refunds_every_line(client, make, headers, 
     assert count(Refund) == 1
 
 
+def test_a_dashboard_refund_on_a_charge_without_its_refunds_list_is_still_recorded(client, make, headers, stripe_mode):
+    # API versions since 2022-11-15 leave Charge.refunds out unless expanded
+    body, intent = paid_order(client, make, headers, stripe_mode, published(make))
+    charge = charge_refunded(intent, 1200, 1200, "unused")
+    del charge["refunds"]
+    assert deliver(client, stripe_event("charge.refunded", charge)).get_json()["outcome"] == "refunded"
+    [refund] = db.session.scalars(select(Refund)).all()
+    assert refund.amount == 1200 and refund.gateway_reference is None
+    assert order_row(body["id"]).status == "refunded"
+
+
+def test_a_refund_event_for_an_unknown_payment_changes_nothing(client, make, headers, stripe_mode):
+    body, _intent = paid_order(client, make, headers, stripe_mode, published(make))
+    stray = deliver(client, stripe_event("charge.refunded", charge_refunded("pi_test_elsewhere", 1200, 1200, "re_x")))
+    assert stray.status_code == 200 and stray.get_json()["outcome"] == "unknown_order"
+    assert count(Refund) == 0 and order_row(body["id"]).status == "fulfilled"
+
+
 @pytest.mark.parametrize("status", [500, 402])
 def test_a_refund_stripe_refuses_records_nothing(client, make, headers, stripe_mode, status):
     body, _intent = paid_order(client, make, headers, stripe_mode, published(make))
