@@ -71,6 +71,7 @@ translations: install
 bench: install
 	$(VENV)/bin/python bench/money_allocate.py
 	$(VENV)/bin/python bench/stickers_pipeline.py
+	$(VENV)/bin/python bench/checkout_flow.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

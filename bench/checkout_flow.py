@@ -254,7 +254,7 @@ def run_flow(port: int, tokens: list[str], listing_ids: list[int], secret: str, 
         except Exception as exc:  # reported with the figures; one broken client must not hang the run
             failures.append(f"client stopped: {type(exc).__name__}: {exc}")
 
-    threads = [threading.Thread(target=loop, args=(token,), name=f"client-{n}") for n, token in enumerate(tokens)]
+    threads = [threading.Thread(target=loop, args=(token,), name=f"client-{n}", daemon=True) for n, token in enumerate(tokens)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -265,20 +265,25 @@ def run_flow(port: int, tokens: list[str], listing_ids: list[int], secret: str, 
 
 
 def wait_for_fulfilment(expected: int, timeout: float) -> tuple[float | None, int]:
-    """When every paid order had become fulfilled (perf_counter), or None at the timeout; and how many were."""
+    """When every paid order had become fulfilled (perf_counter), or None at the timeout, and how many were;
+    returns once the confirmation emails (a separate task) are recorded too, so the ledger check is final."""
     import psycopg
     from sqlalchemy.engine import make_url
 
     url = make_url(DATABASE_URL)
     params = {**admin_params(url), "dbname": url.database}
     deadline = time.perf_counter() + timeout
+    fulfilled_at = None
     with psycopg.connect(**params) as conn:
         while True:
             done = conn.execute("SELECT count(*) FROM orders WHERE status = 'fulfilled'").fetchone()[0]
-            if done >= expected:
-                return time.perf_counter(), done
+            if done >= expected and fulfilled_at is None:
+                fulfilled_at = time.perf_counter()
+            emailed = conn.execute("SELECT count(*) FROM order_emails WHERE key = 'confirmation'").fetchone()[0]
+            if fulfilled_at is not None and emailed >= expected:
+                return fulfilled_at, done
             if time.perf_counter() > deadline:
-                return None, done
+                return fulfilled_at, done
             time.sleep(0.05)
 
 
