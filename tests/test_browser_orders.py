@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from app.accounts.models import User
 from app.extensions import db
+from marketplace.catalog.models import Listing
 from tests.browser_support import PHONE, horizontal_overflow, overflowing_elements
 
 pytestmark = pytest.mark.browser
@@ -124,3 +126,49 @@ def test_a_fan_buys_on_a_phone_and_the_seller_sees_the_sale(browser, live_server
         fits(page)
     finally:
         context.close()
+
+
+def test_an_operator_filters_the_orders_and_refunds_one_on_a_desktop(app, browser, live_server, make, shop, screenshots):
+    from sqlalchemy import select
+
+    from marketplace.orders.models import Order
+    from tests.page_support import logged_in
+
+    _seller_email, fan_email, _slug = shop
+    fan_client = logged_in(app, make, db.session.scalar(select(User).where(User.email == fan_email)))
+    listing_id = db.session.scalar(select(Listing.id).where(Listing.slug == "cat-emotes"))
+    fan_client.post("/cart/lines", data={"listing_id": listing_id})
+    pay_url = fan_client.post("/checkout", data={"currency": "CNY"}).headers["Location"]
+    fan_client.post(pay_url, data={"action": "pay"})
+    order = db.session.scalar(select(Order))
+    order.needs_attention, order.attention_note = True, "late_payment"
+    number = order.number
+    make.operator(email="ops@example.com")
+    db.session.commit()
+
+    app.config["WTF_CSRF_ENABLED"] = True
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        log_in(page, live_server, "ops@example.com", make.PASSWORD)
+        page.goto(f"{live_server}/operator/orders")
+        page.check("input[name=attention]")
+        with page.expect_navigation():
+            page.locator(".order-filters button[type=submit]").click()
+        assert "attention=1" in page.url
+        assert number in page.locator(".operator-table").inner_text()
+        assert "after the order had closed" in page.locator(".attention-note").inner_text()
+        page.screenshot(path=str(screenshots / "orders-operator-list-en.png"), full_page=True)
+
+        with page.expect_navigation():
+            page.locator(f"a.order-number:text('{number}')").click()
+        page.fill("#refund-reason", "Paid after it closed")
+        page.screenshot(path=str(screenshots / "orders-operator-order-en.png"), full_page=True)
+        with page.expect_navigation():
+            page.locator("button[name=scope][value=all]").click()
+        assert page.locator(".order-header .order-status").get_attribute("data-status") == "refunded"
+        assert "Refunded CN¥12.00" in page.locator(".flashes").inner_text()
+    finally:
+        context.close()
+        app.config["WTF_CSRF_ENABLED"] = False
