@@ -1,8 +1,11 @@
 """Account rules: registration, login, passwords, streamer profiles, brands and API tokens."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from app.accounts.models import ApiToken, Brand, BrandMembership, BrandRole, CreatorProfile, Role, User
 from app.db import utcnow
@@ -227,14 +230,23 @@ def revoke_api_token(user: User, token_id: int) -> None:
     token.revoked_at = utcnow()
 
 
+#: how stale a token's last_used_at may be before a call records it again
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+
+
 def user_for_token(secret: str) -> User | None:
     """The active owner of a live (not revoked) token."""
     if not secret:
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_digest == digest_token(secret)))
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_digest == digest_token(secret)).options(joinedload(ApiToken.user))
+    )
     if token is None or token.revoked_at is not None or not token.user.is_active_account:
         return None
-    token.last_used_at = utcnow()
+    now = utcnow()
+    # "last used" is shown to the minute; writing it on every call would cost a write per API request
+    if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RESOLUTION:
+        token.last_used_at = now
     return token.user
 
 

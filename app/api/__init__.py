@@ -36,7 +36,7 @@ Encore's JSON API: listings, the review workflow, live rooms and the caller's ac
 @auth.verify_token
 def _verify_token(token: str):
     user = user_for_token(token)
-    if user is not None:
+    if user is not None and db.session.dirty:
         db.session.commit()  # record last_used_at
     return user
 

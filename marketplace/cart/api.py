@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
-from flask import current_app
+from flask import current_app, jsonify
 
 from app.api import auth, current_api_user
 from app.extensions import csrf, db
@@ -40,8 +40,11 @@ def add_line(body):
     """Published listings only; adding a listing already in the cart adds to its quantity (digital items stay at 1)."""
     cart = services.user_cart(current_api_user())
     services.add_line(cart, body["listing_id"], body["quantity"], body["variant_id"])
+    # serialised before the commit, which would otherwise expire the cart and reload it piece by piece
+    response = jsonify(CartOut().dump(_summary(cart)))
     db.session.commit()
-    return _summary(cart)
+    response.status_code = 201
+    return response
 
 
 @bp.patch("/cart/lines/<int:line_id>")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
+from flask import jsonify
 from flask_babel import get_locale
 
 from app.api import auth, current_api_user
@@ -63,8 +64,11 @@ def create_order(body):
     user = current_api_user()
     return_path = checkout.check_return_path(body["return_url"])
     order = checkout.checkout(user, body["currency"], body["coupon"], return_path, str(get_locale() or ""))
+    # serialised before the commit, which would otherwise expire the order and reload it row by row
+    response = jsonify(OrderOut().dump(dump(user, order)))
     db.session.commit()
-    return dump(user, order)
+    response.status_code = 201
+    return response
 
 
 @bp.get("/orders")

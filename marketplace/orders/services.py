@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db
@@ -103,10 +104,17 @@ def new_order_number(now: datetime) -> str:
 
 
 def _record(order: Order, to_status: str, actor=None, note: str | None = None, **params) -> None:
-    order.status_changes.append(OrderStatusChange(
+    change = OrderStatusChange(
         from_status=order.status if order.id else None, to_status=to_status,
         actor_id=getattr(actor, "id", None), note=note, note_params=params or None,
-    ))
+    )
+    if order.id is None:
+        order.status_changes.append(change)
+    else:  # appending would load the whole history first
+        change.order_id = order.id
+        db.session.add(change)
+        if "status_changes" in order.__dict__:
+            set_committed_value(order, "status_changes", [*order.status_changes, change])
 
 
 def _move(order: Order, to_status: str, actor=None, note: str | None = None, **params) -> None:
@@ -138,12 +146,10 @@ def _kind_hook(line: OrderLine, name: str):
 # ---------------------------------------------------------------- checkout
 
 def _lock_cart(user) -> Cart | None:
-    cart = db.session.scalar(
-        select(Cart).where(Cart.user_id == user.id).with_for_update().execution_options(populate_existing=True)
+    return db.session.scalar(
+        select(Cart).where(Cart.user_id == user.id).with_for_update()
+        .options(selectinload(Cart.lines)).execution_options(populate_existing=True)
     )
-    if cart is not None:
-        db.session.refresh(cart, attribute_names=["lines"])
-    return cart
 
 
 def check_currency(currency) -> str:
@@ -374,7 +380,7 @@ def fulfil_order(order_id: int, now: datetime) -> int:
         ).rowcount
         if not claimed:
             continue
-        db.session.refresh(line, attribute_names=["fulfilled_at"])
+        set_committed_value(line, "fulfilled_at", now)
         fulfil = _kind_hook(line, "fulfil")
         if fulfil is not None:
             fulfil(line)

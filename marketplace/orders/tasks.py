@@ -26,13 +26,16 @@ FULFIL_RETRY_AFTER = timedelta(minutes=2)
 
 
 @celery_app.task(name="orders.fulfil_order", ignore_result=True)
-def fulfil_order(order_id: int) -> int:
+def fulfil_order(order_id: int, then_email: str | None = None) -> int:
+    """Deliver the order's lines, then (one message instead of two) send the email `then_email` names."""
     try:
         delivered = services.fulfil_order(order_id, utcnow())
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
+    if then_email:
+        send_order_email(order_id, then_email)
     return delivered
 
 
@@ -77,18 +80,23 @@ def sweep() -> dict:
     ))
     db.session.commit()
     for order_id in stuck:
-        queue_followups(order_id, ("fulfil",))
+        queue_followups(order_id, ("fulfil", "confirmation"))  # an email already sent is not sent again
     return {"expired": len(expired), "requeued": len(stuck)}
 
 
 def queue_followups(order_id: int, work) -> None:
     """Queue the work an order change calls for, after its commit: "fulfil", "confirmation", "refund:<id>".
     A broker outage is logged, not raised: the change already happened, and the sweep retries fulfilment."""
-    for item in work:
+    work = list(work)
+    messages = []
+    if "fulfil" in work:
+        # one message per paid order: the confirmation rides with the fulfilment (the sweep re-sends both)
+        email = "confirmation" if "confirmation" in work else None
+        messages.append((fulfil_order, (order_id, email)))
+        work = [item for item in work if item not in ("fulfil", email)]
+    messages += [(send_order_email, (order_id, item)) for item in work]
+    for task, args in messages:
         try:
-            if item == "fulfil":
-                fulfil_order.delay(order_id)
-            else:
-                send_order_email.delay(order_id, item)
+            task.delay(*args)
         except Exception:
-            log.exception("could not queue %s for order %s", item, order_id)
+            log.exception("could not queue %s%s", task.name, args)
