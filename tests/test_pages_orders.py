@@ -260,7 +260,7 @@ def test_seller_refunds_one_of_their_lines(app, make, two_sellers_order):
     page = text_of(client.get(response.headers["Location"]))
     assert "Refunded CN¥12.00. The buyer will get an email." in page
     assert 'data-status="partially_refunded"' in page and "Partially refunded" in page
-    assert "Refunded 12.00 CNY: Bought by mistake" in page  # the timeline
+    assert "Refunded CN¥12.00: Bought by mistake" in page  # the timeline
     assert "Refund selected" not in page  # nothing of theirs left to refund
     order = order_row(number)
     assert order.status == "partially_refunded" and order.refunded_amount == 1200

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint
 from flask import jsonify
-from flask_babel import get_locale
+from app.i18n import current_locale
 
 from app.api import auth, current_api_user
 from app.db import utcnow
@@ -63,7 +63,7 @@ def create_order(body):
     buyer to `payment_url`. 409: the cart is empty or was just checked out, or the coupon is used up."""
     user = current_api_user()
     return_path = checkout.check_return_path(body["return_url"])
-    order = checkout.checkout(user, body["currency"], body["coupon"], return_path, str(get_locale() or ""))
+    order = checkout.checkout(user, body["currency"], body["coupon"], return_path, current_locale())
     # serialised before the commit, which would otherwise expire the order and reload it row by row
     response = jsonify(OrderOut().dump(dump(user, order)))
     db.session.commit()

@@ -18,6 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db
+from app.i18n import format_money
 from app.money import SUPPORTED_CURRENCIES, Money
 from marketplace import kinds
 from marketplace.cart import services as cart_services
@@ -69,6 +70,14 @@ class HistoryNote:
     FULFILLED = "fulfilled"
 
 
+def _money_param(params: dict, name: str) -> str:
+    """An amount stored as minor units with the note's currency, formatted for the reader."""
+    value, currency = params.get(name), params.get("currency")
+    if isinstance(value, int) and currency:
+        return format_money(Money(value, currency))
+    return str(value) if value is not None else "-"
+
+
 def describe_note(change: OrderStatusChange) -> str:
     params = change.note_params or {}
     code = change.note
@@ -83,15 +92,15 @@ def describe_note(change: OrderStatusChange) -> str:
                  "an operator will refund it.")
     if code == HistoryNote.AMOUNT_MISMATCH:
         return _("The payment (%(got)s) does not match the order total (%(expected)s); an operator will check it.",
-                 got=params.get("got", "-"), expected=params.get("expected", "-"))
+                 got=_money_param(params, "got"), expected=_money_param(params, "expected"))
     if code == HistoryNote.CANCELLED_BY_BUYER:
         return _("Cancelled by the buyer.")
     if code == HistoryNote.EXPIRED_UNPAID:
         return _("No payment arrived in time.")
     if code == HistoryNote.REFUND:
-        return _("Refunded %(amount)s: %(reason)s", amount=params.get("amount", "-"), reason=params.get("reason") or "-")
+        return _("Refunded %(amount)s: %(reason)s", amount=_money_param(params, "amount"), reason=params.get("reason") or "-")
     if code == HistoryNote.EXTERNAL_REFUND:
-        return _("Refunded %(amount)s at the payment provider.", amount=params.get("amount", "-"))
+        return _("Refunded %(amount)s at the payment provider.", amount=_money_param(params, "amount"))
     if code == HistoryNote.FULFILLED:
         return _("Everything in the order was delivered.")
     return code or ""
@@ -284,8 +293,12 @@ def mark_paid(order: Order, payment_reference: str | None, amount: int | None, c
     if amount is not None and (amount != order.total or (currency or "").upper() != order.currency):
         order.needs_attention = True
         order.attention_note = HistoryNote.AMOUNT_MISMATCH
-        _record(order, order.status, None, HistoryNote.AMOUNT_MISMATCH,
-                expected=str(order.total_money), got=f"{amount} {(currency or '').upper()}")
+        if (currency or "").upper() == order.currency:
+            _record(order, order.status, None, HistoryNote.AMOUNT_MISMATCH, expected=order.total, got=amount,
+                    currency=order.currency)
+        else:
+            _record(order, order.status, None, HistoryNote.AMOUNT_MISMATCH, expected=str(order.total_money),
+                    got=f"{amount} {(currency or '').upper()}")
         return PaymentOutcome("amount_mismatch", order)
     late = order.status in CLOSED_UNPAID_STATES
     allocated = True
@@ -478,7 +491,7 @@ def _apply_refund(order: Order, lines: list[OrderLine], amount: int, actor, note
     order.refunded_amount += amount
     everything = all(line.refunded_at is not None for line in order.lines)
     target = OrderStatus.REFUNDED if everything else OrderStatus.PARTIALLY_REFUNDED
-    _move(order, target, actor, note, amount=str(order.money(amount)), **params)
+    _move(order, target, actor, note, amount=amount, currency=order.currency, **params)
 
 
 def record_external_refund(order: Order, refunded_total: int, gateway_reference: str | None, now: datetime) -> PaymentOutcome:

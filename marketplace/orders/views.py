@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from app.i18n import current_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -65,7 +65,7 @@ def checkout():
     """From the cart page: currency and coupon; on success the fan goes to the payment page."""
     try:
         order = checkout_service.checkout(current_user, request.form.get("currency"), request.form.get("coupon") or None,
-                                          None, str(get_locale() or ""))
+                                          None, current_locale())
     except (ValidationFailed, Conflict) as exc:
         db.session.rollback()
         flash(" ".join(_messages(exc)), "error")
