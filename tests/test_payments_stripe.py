@@ -483,4 +483,5 @@ def test_the_local_gateway_is_refused_in_production(app, clean_environment, monk
 
 
 def test_an_unknown_gateway_is_refused(app, clean_environment):
-    _create_app_refused(app, {"ENCORE_PAYMENT_GATEWAY": "paypal"}, "ENCORE_PAYMENT_GATEWAY is 'paypal': use one of local, stripe")
+    _create_app_refused(app, {"ENCORE_PAYMENT_GATEWAY": "paypal"},
+                        "ENCORE_PAYMENT_GATEWAY is 'paypal': use one of local, stripe")
