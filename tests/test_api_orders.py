@@ -318,5 +318,25 @@ def test_the_sweep_expires_overdue_orders(client, make, headers, app):
     order = order_row(body["id"])
     order.expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
-    assert tasks.sweep.delay().get() == {"expired": 1, "requeued": 0}
+    assert tasks.sweep.delay().get() == {"expired": 1, "requeued": 0, "emails": 0}
     assert order_row(body["id"]).status == "expired"
+
+
+def test_the_sweep_sends_a_confirmation_the_mail_server_missed(client, make, headers, app, monkeypatch):
+    from datetime import timedelta
+
+    from marketplace.orders import tasks
+
+    add(client, headers, published(make))
+    body = place(client, headers).get_json()
+    monkeypatch.setitem(app.config, "ENCORE_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setitem(app.config, "ENCORE_SMTP_PORT", 9)  # nothing listens: sending fails
+    deliver(client, local_gateway.completed_event(order_row(body["id"])))
+    order = order_row(body["id"])
+    assert order.status == "fulfilled" and count(OrderEmail) == 0
+    order.paid_at = utcnow() - timedelta(minutes=5)
+    db.session.commit()
+    monkeypatch.setitem(app.config, "ENCORE_SMTP_HOST", None)  # the outbox again
+    assert tasks.sweep.delay().get() == {"expired": 0, "requeued": 0, "emails": 1}
+    assert db.session.scalars(select(OrderEmail.key)).all() == ["confirmation"]
+    assert tasks.sweep.delay().get()["emails"] == 0

@@ -253,9 +253,6 @@ def test_a_completed_session_pays_and_fulfils_the_order(client, make, headers, s
     assert len(order_row(body["id"]).status_changes) == 3
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "webhooks.apply_event does not handle checkout.session.async_payment_succeeded: an order whose session "
-    "completed unpaid (a delayed payment method) is never marked paid when the money arrives"))
 def test_a_delayed_payment_that_arrives_later_pays_the_order(client, make, headers, stripe_mode):
     add(client, headers, published(make))
     body = place(client, headers).get_json()

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.mail import send_email
 from app.tasks import celery_app
 from marketplace.orders import emails, services
-from marketplace.orders.models import Order, OrderEmail, OrderLine, OrderStatus, Refund
+from marketplace.orders.models import PAID_STATES, Order, OrderEmail, OrderLine, OrderStatus, Refund
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def send_order_email(order_id: int, key: str) -> bool:
     try:
         send_email(order.buyer.email, subject, body)
     except Exception:
-        db.session.rollback()  # not recorded: a retry sends it
+        db.session.rollback()  # not recorded: the sweep sends it again
         raise
     db.session.commit()
     return True
@@ -78,10 +78,18 @@ def sweep() -> dict:
             OrderLine.fulfilled_at.is_(None), OrderLine.refunded_at.is_(None),
         ).distinct().limit(500)
     ))
+    unconfirmed = list(db.session.scalars(
+        select(Order.id).where(
+            Order.status.in_(PAID_STATES), Order.paid_at <= now - FULFIL_RETRY_AFTER, Order.id.not_in(stuck or [0]),
+            ~select(OrderEmail.id).where(OrderEmail.order_id == Order.id, OrderEmail.key == "confirmation").exists(),
+        ).limit(500)
+    ))
     db.session.commit()
     for order_id in stuck:
         queue_followups(order_id, ("fulfil", "confirmation"))  # an email already sent is not sent again
-    return {"expired": len(expired), "requeued": len(stuck)}
+    for order_id in unconfirmed:  # the mail server was down when they were paid
+        queue_followups(order_id, ("confirmation",))
+    return {"expired": len(expired), "requeued": len(stuck), "emails": len(unconfirmed)}
 
 
 def queue_followups(order_id: int, work) -> None:

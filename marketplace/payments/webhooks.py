@@ -80,7 +80,7 @@ def apply_event(event: dict, gateway: str) -> orders.PaymentOutcome:
     now = utcnow()
     if order is None:
         result = orders.PaymentOutcome("unknown_order" if event_type in HANDLED else "ignored")
-    elif event_type == "checkout.session.completed":
+    elif event_type in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
         if obj.get("payment_status") not in ("paid", "no_payment_required"):
             result = orders.PaymentOutcome("awaiting_payment", order)
         else:
@@ -90,6 +90,8 @@ def apply_event(event: dict, gateway: str) -> orders.PaymentOutcome:
     elif event_type == "payment_intent.payment_failed":
         error = obj.get("last_payment_error") or {}
         result = orders.record_payment_failure(order, str(error.get("message") or error.get("code") or ""))
+    elif event_type == "checkout.session.async_payment_failed":
+        result = orders.record_payment_failure(order, "the delayed payment did not go through")
     elif event_type == "charge.refunded":
         refunds = ((obj.get("refunds") or {}).get("data") or [{}])
         result = orders.record_external_refund(order, int(obj.get("amount_refunded") or 0), refunds[0].get("id"), now)
@@ -102,4 +104,7 @@ def apply_event(event: dict, gateway: str) -> orders.PaymentOutcome:
     return result
 
 
-HANDLED = ("checkout.session.completed", "checkout.session.expired", "payment_intent.payment_failed", "charge.refunded")
+HANDLED = (
+    "checkout.session.completed", "checkout.session.async_payment_succeeded", "checkout.session.async_payment_failed",
+    "checkout.session.expired", "payment_intent.payment_failed", "charge.refunded",
+)
