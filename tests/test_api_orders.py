@@ -3,7 +3,7 @@ the order snapshot, coupon use, exactly-once events, who may see and refund what
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.db import utcnow
 from app.extensions import db
@@ -13,16 +13,13 @@ from marketplace.catalog import services as catalog
 from marketplace.orders.models import Order, OrderEmail, OrderLine, PaymentEvent, Refund
 from marketplace.payments import local_gateway, webhook_secret
 from tests.api_support import assert_problem, bearer_for
+from tests.order_support import add, count, order_row
 
 PRICES = [{"currency": "CNY", "amount": 1200}, {"currency": "USD", "amount": 199}]
 
 
 def published(make, owner=None, kind="course", prices=PRICES, **data):
     return make.listing(owner or make.streamer(), status="published", kind=kind, prices=prices, **data)
-
-
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 @pytest.fixture
@@ -35,11 +32,6 @@ def headers(make, fan):
     return bearer_for(make, fan)
 
 
-def add(client, headers, listing, quantity=1):
-    response = client.post("/api/v1/cart/lines", json={"listing_id": listing.id, "quantity": quantity}, headers=headers)
-    assert response.status_code == 201, response.get_json()
-
-
 def place(client, headers, currency="CNY", **body):
     return client.post("/api/v1/orders", json={"currency": currency, **body}, headers=headers)
 
@@ -48,11 +40,6 @@ def deliver(client, event, secret=None, timestamp=None):
     payload, header = local_gateway.signed(event, secret or webhook_secret(), timestamp)
     return client.post("/webhooks/stripe", data=payload, headers={"Stripe-Signature": header,
                                                                    "Content-Type": "application/json"})
-
-
-def order_row(order_id) -> Order:
-    db.session.expire_all()
-    return db.session.get(Order, order_id)
 
 
 def test_checkout_snapshots_the_cart_and_answers_a_payment_url(client, make, headers, fan):

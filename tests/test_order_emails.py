@@ -17,6 +17,7 @@ from app.mail import deliver_email
 from marketplace.orders import tasks
 from marketplace.orders.models import Order, OrderEmail, Refund
 from tests.api_support import bearer_for
+from tests.order_support import add
 from tests.worker_support import worker  # noqa: F401  (fixture; used by the last test only)
 
 ENGLISH_SUBJECT = "Your Encore order {number} is paid"
@@ -44,11 +45,6 @@ def headers(make, fan):
 def published(make, owner=None, kind="course", amount=1200, **data):
     return make.listing(owner or make.streamer(), status="published", kind=kind,
                         prices=[{"currency": "CNY", "amount": amount}], **data)
-
-
-def add(client, headers, listing, quantity=1):
-    response = client.post("/api/v1/cart/lines", json={"listing_id": listing.id, "quantity": quantity}, headers=headers)
-    assert response.status_code == 201, response.get_json()
 
 
 def place(client, headers, language: str | None = None, **body) -> dict:

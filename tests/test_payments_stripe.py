@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.config import ConfigError
 from app.extensions import db
@@ -19,6 +19,7 @@ from marketplace.payments import reset_gateway
 from marketplace.payments.local_gateway import LocalGateway
 from marketplace.payments.stripe_gateway import sign_payload
 from tests.api_support import assert_problem, bearer_for
+from tests.order_support import add, count, order_row
 from tests.app_support import rebind
 from tests.stripe_support import fake_stripe  # noqa: F401  (fixture)
 
@@ -56,23 +57,9 @@ def headers(make, fan):
     return bearer_for(make, fan)
 
 
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
-
-
-def order_row(order_id) -> Order:
-    db.session.expire_all()
-    return db.session.get(Order, order_id)
-
-
 def published(make, owner=None, kind="merch", amount=1200, **data):
     return make.listing(owner or make.streamer(), status="published", kind=kind,
                         prices=[{"currency": "CNY", "amount": amount}], **data)
-
-
-def add(client, headers, listing, quantity=1):
-    response = client.post("/api/v1/cart/lines", json={"listing_id": listing.id, "quantity": quantity}, headers=headers)
-    assert response.status_code == 201, response.get_json()
 
 
 def place(client, headers, currency="CNY", **body):
