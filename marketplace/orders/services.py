@@ -34,7 +34,7 @@ from marketplace.orders.models import (
     Refund,
     RefundLine,
 )
-from marketplace.payments.gateway import CheckoutLine, PaymentRequest
+from marketplace.payments.gateway import CheckoutLine, PaymentRequest, RefundRequest
 
 #: Crockford's base 32 without look-alikes: order numbers are read aloud to support
 NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -470,8 +470,6 @@ def refund_order(user, order_id: int, line_ids, reason, gateway, now: datetime) 
     db.session.add(refund)
     if amount > 0:
         db.session.flush()
-        from marketplace.payments.gateway import RefundRequest
-
         refund.gateway_reference = gateway.refund(RefundRequest(
             order_id=order.id, refund_id=refund.id, payment_reference=order.payment_reference or "",
             amount=amount, currency=order.currency, reason=reason,
