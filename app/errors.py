@@ -33,6 +33,12 @@ class PermissionDenied(ServiceError):
     status_code = 403
 
 
+class Gone(ServiceError):
+    """What was asked for existed but is no longer available (an expired link, a refunded purchase)."""
+
+    status_code = 410
+
+
 class Conflict(ServiceError):
     """The request is well-formed but clashes with the current state (a workflow step out of order)."""
 

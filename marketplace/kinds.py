@@ -20,6 +20,19 @@ LineHook = Callable[["object"], None]
 
 
 @dataclass(frozen=True)
+class DownloadableFile:
+    """A file a buyer of a listing may download (an export the kind built, an attachment the seller added)."""
+
+    #: stable within the listing, safe in a URL path segment (e.g. "file-12", "sticker-line")
+    ref: str
+    #: the name the buyer's browser saves it under
+    name: str
+    key: str
+    size: int
+    content_type: str
+
+
+@dataclass(frozen=True)
 class ProductKind:
     code: str
     label: LazyString | str
@@ -51,6 +64,9 @@ class ProductKind:
     fulfil: LineHook | None = None
     #: the line was refunded: take back what `fulfil` granted (safe when nothing was granted yet)
     revoke: LineHook | None = None
+    #: the files the kind itself builds for a listing's buyers (sticker exports), beside the files the seller
+    #: attached (marketplace.downloads): (listing) -> list[DownloadableFile]
+    downloadable_files: Callable[["object"], list[DownloadableFile]] | None = None
 
 
 _registry: dict[str, ProductKind] = {}

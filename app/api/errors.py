@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from app.errors import ServiceError, ValidationFailed
 from app.extensions import db
 
-PROBLEM_TYPES = {400: "bad-request", 413: "payload-too-large", 422: "validation-error", 401: "unauthorized", 403: "forbidden", 404: "not-found", 409: "conflict", 429: "rate-limited", 502: "gateway-unavailable"}
+PROBLEM_TYPES = {400: "bad-request", 413: "payload-too-large", 422: "validation-error", 401: "unauthorized", 403: "forbidden", 404: "not-found", 409: "conflict", 410: "gone", 429: "rate-limited", 502: "gateway-unavailable"}
 
 
 def is_api_request() -> bool:
@@ -100,7 +100,8 @@ def register_error_handlers(app) -> None:
         if is_api_request():
             errors = error.errors if isinstance(error, ValidationFailed) else None
             title = {
-                422: "Unprocessable Content", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 502: "Bad Gateway",
+                422: "Unprocessable Content", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 410: "Gone",
+                502: "Bad Gateway",
             }.get(
                 error.status_code, "Bad Request"
             )
