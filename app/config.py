@@ -22,6 +22,19 @@ def _bool(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _positive_int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, not {value}.")
+    return value
+
+
 def default_instance_path() -> Path:
     return Path(__file__).resolve().parent.parent / "instance"
 
@@ -78,6 +91,10 @@ def load_config(overrides: dict | None = None) -> dict:
         "ENCORE_STRIPE_API_BASE": _env("ENCORE_STRIPE_API_BASE"),
         #: how long an order waits for its payment before it expires and releases what it reserved
         "ENCORE_PAYMENT_WINDOW_MINUTES": int(_env("ENCORE_PAYMENT_WINDOW_MINUTES", "60") or 60),
+        #: how long a signed download link works (the library page makes fresh ones on every visit)
+        "ENCORE_DOWNLOAD_LINK_SECONDS": _positive_int("ENCORE_DOWNLOAD_LINK_SECONDS", 300),
+        #: downloads of each file a purchase allows (resuming a download does not count again)
+        "ENCORE_DOWNLOADS_PER_FILE": _positive_int("ENCORE_DOWNLOADS_PER_FILE", 10),
         "ENCORE_STORAGE_PATH": str(instance_path / "files"),
         "ENCORE_OUTBOX_PATH": str(instance_path / "outbox"),
         #: set ENCORE_SMTP_HOST to send email by SMTP instead of writing it to the outbox folder
