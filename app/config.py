@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 ENVIRONMENTS = ("development", "production", "testing")
 MIN_SECRET_KEY_BYTES = 32
@@ -96,6 +99,10 @@ def load_config(overrides: dict | None = None) -> dict:
         #: downloads of each file a purchase allows (resuming a download does not count again)
         "ENCORE_DOWNLOADS_PER_FILE": _positive_int("ENCORE_DOWNLOADS_PER_FILE", 10),
         "ENCORE_STORAGE_PATH": str(instance_path / "files"),
+        #: file:///abs/path or s3://bucket/prefix; unset = the local folder ENCORE_STORAGE_PATH
+        "ENCORE_STORAGE_URL": _env("ENCORE_STORAGE_URL"),
+        #: an S3-compatible server (MinIO, Ceph...); unset = boto3's own choice (AWS_ENDPOINT_URL, else AWS)
+        "ENCORE_S3_ENDPOINT_URL": _env("ENCORE_S3_ENDPOINT_URL"),
         "ENCORE_OUTBOX_PATH": str(instance_path / "outbox"),
         #: set ENCORE_SMTP_HOST to send email by SMTP instead of writing it to the outbox folder
         "ENCORE_SMTP_HOST": _env("ENCORE_SMTP_HOST"),
@@ -135,6 +142,9 @@ def check_config(config: dict) -> None:
         raise ConfigError(
             f"ENCORE_DEFAULT_CURRENCY is {config['ENCORE_DEFAULT_CURRENCY']!r}: use one of {', '.join(SUPPORTED_CURRENCIES)}."
         )
+    if config.get("ENCORE_STORAGE_URL"):
+        parse_storage_url(config["ENCORE_STORAGE_URL"])
+    _check_endpoint_url(config.get("ENCORE_S3_ENDPOINT_URL"))
     if config["ENCORE_ENV"] != "production":
         return
     key = config.get("SECRET_KEY")
@@ -148,3 +158,52 @@ def check_config(config: dict) -> None:
         raise ConfigError("ENCORE_SECRET_KEY is the development key: set a random one for production.")
     if config.get("DEBUG"):
         raise ConfigError("ENCORE_DEBUG is on: debug mode must be off in production.")
+
+
+@dataclass(frozen=True)
+class StorageLocation:
+    """Where files live, parsed from ENCORE_STORAGE_URL: a local folder or an S3 bucket and key prefix."""
+
+    scheme: str  # "file" or "s3"
+    path: str = ""  # file: the absolute folder
+    bucket: str = ""  # s3
+    prefix: str = ""  # s3: keys are stored as <prefix>/<key>; may be empty
+
+
+# S3's bucket naming rules (3-63 lowercase letters, digits, dots, hyphens; a letter or digit at both ends)
+_BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+_PREFIX_SEGMENT_PATTERN = re.compile(r"^[A-Za-z0-9._\-]+$")
+
+
+def parse_storage_url(url: str) -> StorageLocation:
+    """Parse ENCORE_STORAGE_URL; a URL the storage cannot use raises ConfigError."""
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise ConfigError(f"ENCORE_STORAGE_URL is {url!r}: it takes no query or fragment.")
+    if parts.scheme == "file":
+        path = unquote(parts.path)
+        if parts.netloc not in ("", "localhost") or not path.startswith("/"):
+            raise ConfigError(f"ENCORE_STORAGE_URL is {url!r}: a local folder needs an absolute path, e.g. file:///srv/encore/files.")
+        return StorageLocation("file", path=path)
+    if parts.scheme == "s3":
+        if not _BUCKET_PATTERN.match(parts.netloc):
+            raise ConfigError(
+                f"ENCORE_STORAGE_URL is {url!r}: name a valid S3 bucket (3-63 lowercase letters, digits, dots or hyphens), "
+                "e.g. s3://encore-files/prod."
+            )
+        prefix = parts.path.strip("/")
+        segments = prefix.split("/") if prefix else []
+        if any(not _PREFIX_SEGMENT_PATTERN.match(s) or s in (".", "..") for s in segments):
+            raise ConfigError(
+                f"ENCORE_STORAGE_URL is {url!r}: the key prefix may hold letters, digits, '.', '_', '-' and single '/'."
+            )
+        return StorageLocation("s3", bucket=parts.netloc, prefix=prefix)
+    raise ConfigError(f"ENCORE_STORAGE_URL is {url!r}: use file:///abs/path or s3://bucket/prefix.")
+
+
+def _check_endpoint_url(url: str | None) -> None:
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"ENCORE_S3_ENDPOINT_URL is {url!r}: use an http(s) address, e.g. https://minio.internal:9000.")

@@ -17,10 +17,26 @@ bp = Blueprint("web", __name__)
 
 @bp.get("/media/<path:key>")
 def media(key: str):
-    storage = get_storage()
-    if not is_public_key(key) or not storage.exists(key):
+    """Public files (covers, avatars, sticker previews); private/ keys answer 404 like unknown ones."""
+    if not is_public_key(key):
         abort(404)
-    response = send_file(storage.open(key), mimetype=mimetypes.guess_type(key)[0] or "application/octet-stream")
+    storage = get_storage()
+    mimetype = mimetypes.guess_type(key)[0] or "application/octet-stream"
+    path = storage.local_path(key)
+    if path is not None:
+        if not path.is_file():
+            abort(404)
+        response = send_file(path, mimetype=mimetype)  # by path: sendfile, Content-Length and Range requests
+    else:
+        # S3: served through the app rather than redirected to a presigned URL. A presigned URL changes with every
+        # signature, so browsers and a CDN could never cache the image, while /media/<key> is stable and immutable;
+        # the bucket and its endpoint also stay private (an internal MinIO need not be reachable by browsers).
+        # Public media are small images; large private files leave through download_url instead.
+        try:
+            stored = storage.open(key)
+        except FileNotFoundError:
+            abort(404)
+        response = send_file(stored, mimetype=mimetype, etag=key)
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"  # keys are never reused
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
