@@ -2,7 +2,7 @@
 LINE, Telegram and WhatsApp (the platform rules are one table in stickers.platforms)."""
 from flask_babel import lazy_gettext as _l
 
-from marketplace import kinds
+from marketplace import downloads, kinds
 
 
 def _submit_problems(listing) -> list[str]:
@@ -15,6 +15,12 @@ def _listing_section(listing, viewer):
     from stickers.views import public_pack_section
 
     return public_pack_section(listing, viewer)
+
+
+def _export_files(listing):
+    from stickers.services import export_files
+
+    return export_files(listing)
 
 
 def _prepare_demo(listing, owner) -> None:
@@ -32,6 +38,9 @@ STICKER_PACK = kinds.ProductKind(
     manage_endpoint="stickers.edit_pack",
     manage_label=_l("Stickers"),
     prepare_demo=_prepare_demo,
+    fulfil=downloads.grant_for_line,
+    revoke=downloads.revoke_for_line,
+    downloadable_files=_export_files,
 )
 
 

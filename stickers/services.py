@@ -16,8 +16,10 @@ from app.accounts.models import User
 from app.errors import Conflict, Errors, NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db
 from app.storage import PRIVATE_PREFIX, Storage, delete_after_commit
+from marketplace import downloads
 from marketplace.catalog import services as catalog
 from marketplace.catalog.models import Listing, ListingStatus
+from marketplace.kinds import DownloadableFile
 from stickers import imaging
 from stickers.models import ExportStatus, ProcessingState, Sticker, StickerExport, StickerPack, StickerStatus
 from stickers.platforms import PLATFORMS
@@ -71,8 +73,8 @@ def own_pack(user: User | None, listing_id: int) -> StickerPack:
 
 
 def can_see_full_art(user: User | None, pack: StickerPack) -> bool:
-    """Owners of the listing and operators see the art without the watermark."""
-    return catalog.is_owner(user, pack.listing) or catalog.is_operator(user)
+    """The listing's creator, operators and fans who bought the pack see the art without the watermark."""
+    return catalog.is_owner(user, pack.listing) or catalog.is_operator(user) or downloads.owns_listing(user, pack.listing_id)
 
 
 def _require_editable(user: User, pack: StickerPack) -> None:
@@ -330,6 +332,19 @@ def ready_platforms(pack: StickerPack) -> list[str]:
     if pack.processed_revision != pack.revision:
         return []
     return [code for code, export in export_states(pack).items() if export and export.status == ExportStatus.READY]
+
+
+def export_files(listing) -> list[DownloadableFile]:
+    """What a buyer of the pack downloads: one zip per platform whose export of the current art is built."""
+    pack = db.session.get(StickerPack, listing.id)
+    if pack is None:
+        return []
+    files = []
+    for code in ready_platforms(pack):
+        export = pack.export_for(code)
+        files.append(DownloadableFile(ref=f"sticker-{code}", name=f"{listing.slug}-{code}.zip", key=export.key,
+                                      size=export.size or 0, content_type="application/zip"))
+    return files
 
 
 def problem_list(problems: list[dict]) -> list[dict]:

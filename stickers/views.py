@@ -16,6 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from app.errors import Conflict, NotFound, PermissionDenied, ServiceError, ValidationFailed
 from app.extensions import db
 from app.storage import get_storage
+from marketplace import downloads
 from marketplace.catalog import services as catalog
 from marketplace.catalog.models import Listing, ListingStatus
 from stickers import imaging, services
@@ -423,13 +424,14 @@ def _send(storage_key: str, private: bool):
 
 @bp.get("/sticker-packs/<int:listing_id>/stickers/<int:sticker_id>/<variant>")
 def sticker_image(listing_id: int, sticker_id: int, variant: str):
-    """preview (watermarked) for anyone who may see the listing; thumb and full for its owner and operators."""
+    """preview (watermarked) for anyone who may see the listing; thumb and full for its creator, operators and
+    fans who bought it."""
     if variant not in VARIANTS:
         raise NotFound(_("There is no such image."))
     pack = services.visible_pack(current_user, listing_id)
     full_art = services.can_see_full_art(current_user, pack)
     if variant != "preview" and not full_art:
-        raise PermissionDenied(_("Only the pack's creator can see its art without the watermark."))
+        raise PermissionDenied(_("Only the pack's creator and its buyers can see its art without the watermark."))
     sticker = _find_sticker(pack, sticker_id)
     private = full_art or pack.listing.status != ListingStatus.PUBLISHED or variant != "preview"
     return _send(getattr(sticker, VARIANTS[variant]), private=private)
@@ -447,7 +449,8 @@ def pack_image(listing_id: int, image: str):
 # ---------------------------------------------------------------- the listing page's section
 
 def public_pack_section(listing: Listing, viewer) -> Markup | None:
-    """The sticker grid of a listing page: watermarked previews for fans, thumbnails for owners and operators."""
+    """The sticker grid of a listing page: watermarked previews for fans; for the creator, operators and fans who
+    bought the pack, the art itself, each tile opening the full-resolution sticker."""
     pack = db.session.get(StickerPack, listing.id)
     is_owner = catalog.is_owner(viewer, listing)
     if (pack is None or not pack.stickers) and not is_owner:
@@ -458,7 +461,8 @@ def public_pack_section(listing: Listing, viewer) -> Markup | None:
     for sticker in stickers:
         url = image_url(pack, sticker, "thumb" if full_art else "preview")
         width, height = image_size(sticker, "preview")
-        tiles.append({"sticker": sticker, "url": url, "width": width, "height": height})
+        full_url = image_url(pack, sticker, "full") if full_art else None
+        tiles.append({"sticker": sticker, "url": url, "full_url": full_url, "width": width, "height": height})
     html = render_template(
         "stickers/_public_section.html",
         listing=listing,
@@ -466,6 +470,7 @@ def public_pack_section(listing: Listing, viewer) -> Markup | None:
         tiles=tiles,
         full_art=full_art,
         is_owner=is_owner,
+        bought=downloads.owns_listing(viewer, listing.id),
         platforms=[PLATFORMS[code].name for code in services.ready_platforms(pack)] if pack else [],
         editable=listing.status in services.EDITABLE_STATUSES,
     )

@@ -1,0 +1,32 @@
+"""Digital downloads: files attached to listings, entitlements from paid order lines, signed expiring links,
+per-file limits, stamping with the buyer, and the library where fans find what they own.
+
+Product packages deliver through `grant_for_line` / `revoke_for_line` (their ProductKind's fulfil and revoke
+hooks); this module stays light to import because they import it while registering.
+"""
+from __future__ import annotations
+
+
+def grant_for_line(line) -> None:
+    from marketplace.downloads.services import grant_for_line as grant
+
+    grant(line)
+
+
+def revoke_for_line(line) -> None:
+    from marketplace.downloads.services import revoke_for_line as revoke
+
+    revoke(line)
+
+
+def owns_listing(user, listing_id: int) -> bool:
+    from marketplace.downloads.services import owns_listing as owns
+
+    return owns(user, listing_id)
+
+
+def init_app(app) -> None:
+    from marketplace.downloads import api, models, views  # noqa: F401  (models: the tables must be known to Alembic)
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
