@@ -175,6 +175,13 @@ class S3Storage:
                 # MinIO, Ceph and friends behind one host name need path-style URLs; AWS itself prefers virtual hosts
                 s3={"addressing_style": "path" if custom_endpoint else "auto"},
                 retries={"max_attempts": 5, "mode": "standard"},
+                # boto3 >= 1.36 sends CRC checksum headers by default, which many S3-compatible servers reject
+                # (boto/boto3#4392); AWS itself keeps boto3's defaults
+                **(
+                    {"request_checksum_calculation": "when_required", "response_checksum_validation": "when_required"}
+                    if custom_endpoint
+                    else {}
+                ),
             )
             client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
         self.client = client
