@@ -74,9 +74,10 @@ def add_file(listing_id: int, files):
     listing = catalog.get_own_listing(user, listing_id)
     upload = files["file"]
     attached = services.add_listing_file(user, listing, upload.filename or "", upload.stream, get_storage())
-    payload = jsonify(ListingFileOut().dump(attached))  # serialised before the commit expires the row
+    response = jsonify(ListingFileOut().dump(attached))  # serialised before the commit expires the row
     db.session.commit()
-    return payload, 201
+    response.status_code = 201
+    return response
 
 
 @bp.delete("/listings/<int:listing_id>/files/<int:file_id>")

@@ -339,9 +339,8 @@ def log_attempt(decision: Decision, user, entitlement_id: int | None, ref: str |
                 range_header: str | None, now: datetime | None = None) -> None:
     entitlement = decision.entitlement
     listing_id = entitlement.listing_id if entitlement is not None else None
-    if listing_id is None and entitlement_id is not None and user is not None and getattr(user, "is_authenticated", False):
-        listing_id = db.session.scalar(select(Entitlement.listing_id).where(Entitlement.id == entitlement_id,
-                                                                             Entitlement.user_id == user.id))
+    if listing_id is None and entitlement_id is not None:  # a refusal still counts against the listing it aimed at
+        listing_id = db.session.scalar(select(Entitlement.listing_id).where(Entitlement.id == entitlement_id))
     db.session.add(DownloadLog(
         created_at=now or utcnow(),
         user_id=user.id if user is not None and getattr(user, "is_authenticated", False) else None,
@@ -361,10 +360,10 @@ def stamped_key(entitlement: Entitlement, file: DownloadableFile) -> str:
 def file_to_serve(entitlement: Entitlement, file: DownloadableFile, storage: Storage) -> DownloadableFile:
     """The buyer's own copy of a PDF or an image, stamped with their name and order once and kept; other files as
     they are."""
-    from marketplace.downloads.stamping import STAMPED_TYPES, Stamp, stamp_file
-
-    if file.content_type not in STAMPED_TYPES:
+    if file.content_type not in MAGIC:  # the types checked at upload are the ones worth stamping
         return file
+    from marketplace.downloads.stamping import Stamp, stamp_file
+
     key = stamped_key(entitlement, file)
     if not storage.exists(key):
         order = entitlement.order_line.order
@@ -373,7 +372,8 @@ def file_to_serve(entitlement: Entitlement, file: DownloadableFile, storage: Sto
         stamp = Stamp(buyer_name=name, order_number=order.number,
                       text=_("Licensed to %(buyer)s · Order %(number)s", buyer=name, number=order.number))
         with storage.open(file.key) as source, tempfile.SpooledTemporaryFile(8 * 1024 * 1024) as target:
-            stamp_file(source, file.content_type, stamp, target)
+            if not stamp_file(source, file.content_type, stamp, target):
+                return file
             target.seek(0)
             storage.put_stream(key, target, file.content_type)
     return DownloadableFile(ref=file.ref, name=file.name, key=key, size=storage.size(key), content_type=file.content_type)

@@ -63,7 +63,8 @@ def _send(file: DownloadableFile):
     return response
 
 
-@bp.get("/downloads/<int:entitlement_id>/<file_ref>")
+# a path converter, so that a traversal attempt (../) reaches the checks and is logged instead of missing the route
+@bp.get("/downloads/<int:entitlement_id>/<path:file_ref>")
 @limiter.exempt
 def download(entitlement_id: int, file_ref: str):
     user = _requesting_user()
