@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+import urllib.request
 import zipfile
 from urllib.parse import urlsplit
 
@@ -11,11 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.storage import get_storage
+from app.storage import S3Storage, get_storage
 from marketplace.downloads import services
 from marketplace.downloads.models import DownloadLog, Entitlement, ListingFile
 from tests.api_support import assert_problem, bearer_for
 from tests.order_support import buy
+from tests.s3_support import aws_env, moto_server, s3_bucket, s3_client  # noqa: F401  (fixtures)
 
 PRICES = [{"currency": "CNY", "amount": 1200}]
 
@@ -256,3 +258,25 @@ def test_a_sticker_pack_buyer_gets_every_platform_export_and_the_art(client, mak
     assert client.get(full).status_code == 200
     page = client.get(f"/listings/{pack.slug}").get_data(as_text=True)
     assert "/full" in page and "/library" in page
+
+
+def test_with_s3_storage_a_download_redirects_to_a_short_presigned_url(client, app, make, monkeypatch, s3_bucket,
+                                                                        moto_server, seller, seller_headers, fan_headers):
+    monkeypatch.setitem(app.extensions, "encore.storage", S3Storage(s3_bucket, "shop", endpoint_url=moto_server))
+    listing = published(make, seller)
+    data = zip_bytes(entries=5)
+    assert attach(client, seller_headers, listing, "Studio 灯光.zip", data).status_code == 201
+    buy(client, fan_headers, listing)
+    file = only_file(client, fan_headers)
+
+    response = client.get(file["download_url"], headers=fan_headers)
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith(f"{moto_server}/{s3_bucket}/shop/private/listing-files/")
+    assert "X-Amz-Expires=300" in location
+    with urllib.request.urlopen(location) as fetched:
+        assert fetched.read() == data
+        assert fetched.headers["Content-Disposition"].startswith("attachment;")
+        assert "%E7%81%AF%E5%85%89" in fetched.headers["Content-Disposition"]  # 灯光, percent-encoded
+    assert only_file(client, fan_headers)["downloads_left"] == 9
+    assert len(logged("served")) == 1
