@@ -53,16 +53,6 @@ def get_library():
     return library_payload(current_api_user())
 
 
-@bp.get("/listings/<int:listing_id>/files")
-@bp.auth_required(auth)
-@bp.output(ListingFilesOut)
-@bp.doc(summary="Files attached to your listing", responses=[403, 404])
-def list_files(listing_id: int):
-    """The creator's own view of the files buyers get (the kind's own files, like sticker exports, are not listed)."""
-    listing = catalog.get_own_listing(current_api_user(), listing_id)
-    return {"items": services.attached_files(listing.id)}
-
-
 @bp.post("/listings/<int:listing_id>/files")
 @bp.auth_required(auth)
 @bp.input(FileUploadIn, location="files", arg_name="files")
@@ -78,6 +68,16 @@ def add_file(listing_id: int, files):
     db.session.commit()
     response.status_code = 201
     return response
+
+
+@bp.get("/listings/<int:listing_id>/files")
+@bp.auth_required(auth)
+@bp.output(ListingFilesOut)
+@bp.doc(summary="Files attached to your listing", responses=[403, 404])
+def list_files(listing_id: int):
+    """The creator's own view of the files buyers get (the kind's own files, like sticker exports, are not listed)."""
+    listing = catalog.get_own_listing(current_api_user(), listing_id)
+    return {"items": services.attached_files(listing.id)}
 
 
 @bp.delete("/listings/<int:listing_id>/files/<int:file_id>")
