@@ -218,12 +218,59 @@ def seed_demo(echo=click.echo) -> dict:
         for spec in bar:
             if _ensure_listing(spec, users[spec.owner], users["operator"], storage):
                 created_listings += 1
+    _ensure_demo_files(storage)
     orders = _ensure_demo_order(users["fan"])
     return {"accounts": created_accounts, "listings": created_listings, "orders": orders}
 
 
-#: the demo fan's paid order, so the order pages and a streamer's sales have something to show
-DEMO_ORDER_SLUGS = ("growing-a-fan-community",)
+#: files attached to demo listings, so the library has a handout to download (stamped with the buyer)
+DEMO_HANDOUT_SLUG = "growing-a-fan-community"
+DEMO_HANDOUT_NAME = "粉丝社群运营手册 Community handbook.pdf"
+
+
+def handout_pdf(title: str, pages: list[str]) -> bytes:
+    """A small handout PDF; reportlab's built-in STSong-Light font draws Chinese without a font file."""
+    import io
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    pdf.setTitle(title)
+    width, height = A4
+    for number, text in enumerate(pages, start=1):
+        pdf.setFont("STSong-Light", 22)
+        pdf.drawString(72, height - 96, title)
+        pdf.setFont("STSong-Light", 13)
+        pdf.drawString(72, height - 140, f"{number}. {text}")
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def _ensure_demo_files(storage) -> None:
+    import io
+
+    from marketplace.downloads import services as downloads
+
+    listing = db.session.scalar(select(Listing).where(Listing.slug == DEMO_HANDOUT_SLUG))
+    if listing is None or downloads.attached_files(listing.id):
+        return
+    owner = listing.creator.user
+    data = handout_pdf("粉丝社群运营 Growing a Fan Community", [
+        "每天固定时间开播 Go live at the same time every day",
+        "记住老粉的名字 Remember your regulars by name",
+        "把直播间的梗做成贴纸 Turn your room's jokes into stickers",
+    ])
+    downloads.add_listing_file(owner, listing, DEMO_HANDOUT_NAME, io.BytesIO(data), storage)
+
+
+#: the demo fan's paid order, so the order pages, a streamer's sales and the fan's library have something to show
+DEMO_ORDER_SLUGS = ("growing-a-fan-community", "cat-emotes-vol-1")
 
 
 def _ensure_demo_order(fan) -> int:

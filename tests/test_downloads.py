@@ -83,6 +83,11 @@ def only_file(client, headers) -> dict:
     return file
 
 
+def files_by_name(client, headers) -> dict[str, dict]:
+    (item,) = library(client, headers)
+    return {file["name"]: file for file in item["files"]}
+
+
 def logged(outcome: str) -> list[DownloadLog]:
     db.session.expire_all()
     return list(db.session.scalars(select(DownloadLog).where(DownloadLog.outcome == outcome)))
@@ -280,3 +285,39 @@ def test_with_s3_storage_a_download_redirects_to_a_short_presigned_url(client, a
         assert "%E7%81%AF%E5%85%89" in fetched.headers["Content-Disposition"]  # 灯光, percent-encoded
     assert only_file(client, fan_headers)["downloads_left"] == 9
     assert len(logged("served")) == 1
+
+
+def test_pdfs_and_images_are_stamped_with_the_buyer_and_the_order(client, make, seller, seller_headers, fan, fan_headers):
+    from pypdf import PdfReader
+    from PIL import Image
+
+    from marketplace.demo import handout_pdf
+
+    listing = published(make, seller)
+    handout = handout_pdf("Handout", ["One", "Two"])
+    assert attach(client, seller_headers, listing, "handout.pdf", handout).status_code == 201
+    poster = make.png_bytes(size=(80, 60))
+    assert attach(client, seller_headers, listing, "poster.png", poster).status_code == 201
+    order = buy(client, fan_headers, listing)
+    files = files_by_name(client, fan_headers)
+
+    pdf = client.get(files["handout.pdf"]["download_url"], headers=fan_headers)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    reader = PdfReader(io.BytesIO(pdf.data))
+    assert len(reader.pages) == 2
+    assert reader.metadata["/EncoreOrder"] == order["number"] and reader.metadata["/EncoreBuyer"] == "Lin Mei"
+    assert order["number"] in reader.pages[0].extract_text()
+    again = client.get(files_by_name(client, fan_headers)["handout.pdf"]["download_url"], headers=fan_headers)
+    assert again.data == pdf.data  # the buyer's stamped copy is made once and kept
+
+    png = client.get(files["poster.png"]["download_url"], headers=fan_headers)
+    image = Image.open(io.BytesIO(png.data))
+    assert order["number"] in image.text["Encore-Order"]
+    assert image.tobytes() == Image.open(io.BytesIO(poster)).tobytes()
+
+
+def test_a_pdf_that_cannot_be_stamped_is_refused_at_upload(client, make, seller, seller_headers):
+    listing = published(make, seller)
+    body = assert_problem(attach(client, seller_headers, listing, "broken.pdf", b"%PDF-1.7\n garbage with no xref"), 422)
+    assert "broken.pdf" in body["errors"]["file"][0]
+    assert db.session.scalar(select(ListingFile.id)) is None

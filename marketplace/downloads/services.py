@@ -157,6 +157,8 @@ def add_listing_file(user, listing: Listing, filename: str, stream: BinaryIO, st
     key = new_key("private/listing-files", extension)
     reader = _HashingReader(head, stream)
     storage.put_stream(key, reader, content_type)
+    if content_type in MAGIC:
+        _require_stampable(storage, key, name, content_type)
     attached = ListingFile(listing_id=listing.id, name=name, key=key, content_type=content_type, size=reader.size,
                            sha256=reader.digest.hexdigest())
     db.session.add(attached)
@@ -167,6 +169,21 @@ def add_listing_file(user, listing: Listing, filename: str, stream: BinaryIO, st
 def has_buyers(listing_id: int) -> bool:
     """Someone was granted the listing's files (refunded or not): attached files then stay."""
     return db.session.scalar(select(Entitlement.id).where(Entitlement.listing_id == listing_id).limit(1)) is not None
+
+
+def _require_stampable(storage: Storage, key: str, name: str, content_type: str) -> None:
+    """Buyers' copies are stamped on download; a file that cannot be stamped (corrupt, password protected) is
+    refused now rather than failing a buyer later."""
+    from marketplace.downloads.stamping import Stamp, StampError, stamp_file
+
+    trial = Stamp(buyer_name="Encore", order_number="EN-000000-TRIAL0", text="Encore")
+    try:
+        with storage.open(key) as source, tempfile.TemporaryFile() as sink:
+            stamp_file(source, content_type, trial, sink)
+    except StampError:
+        storage.delete(key)
+        raise ValidationFailed.one("file", _("%(name)s cannot be read as a %(type)s file. Export it again and upload it.",
+                                             name=name, type=content_type.split("/")[-1].upper())) from None
 
 
 def delete_listing_file(user, listing: Listing, file_id: int, storage: Storage) -> None:
