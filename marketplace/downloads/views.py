@@ -1,21 +1,33 @@
-"""The download endpoint behind every signed link, for the browser and API clients alike.
+"""The download endpoint behind every signed link, for the browser and API clients alike; the fan's library, the
+seller's files page and download counts.
 
 Every attempt is logged and committed before the answer, refusals included. Local files are sent by the app
 (Range requests work, gunicorn uses sendfile); files in S3 redirect to a presigned URL as short-lived as the link.
+Pages call marketplace.downloads.services, commit once and redirect; a refused upload or removal shows the files
+page again with the reason and the refusal's status (422, 409, 403).
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
-from flask_login import current_user
+from dataclasses import dataclass
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
 
 from app.accounts.services import user_for_token
 from app.api.errors import problem
+from app.errors import Conflict, PermissionDenied, ServiceError, ValidationFailed
 from app.extensions import db, limiter
 from app.storage import get_storage
+from marketplace import kinds
+from marketplace.catalog import services as catalog
+from marketplace.catalog.models import ListingStatus
 from marketplace.downloads import services
 from marketplace.kinds import DownloadableFile
 
-bp = Blueprint("downloads", __name__, template_folder="templates")
+bp = Blueprint("downloads", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static/downloads")
 
 #: a downloaded file must never run as a page of this site, whatever its content
 SANDBOX_POLICY = "default-src 'none'; sandbox"
@@ -79,12 +91,141 @@ def download(entitlement_id: int, file_ref: str):
     return _send(file)
 
 
-# ---------------------------------------------------------------- pages (filled in by the pages work)
+# ---------------------------------------------------------------- pages
+
+@dataclass
+class KindGroup:
+    """The purchases of one product kind, as the library shows them under one heading."""
+
+    code: str
+    label: str
+    items: list
+
+
+def _kind_label(code: str) -> str:
+    kind = kinds.get(code)
+    return str(kind.label) if kind else code
+
+
+def _by_kind(items: list[services.LibraryItem]) -> list[KindGroup]:
+    """Purchases grouped by kind in the registry's order (unknown kinds last), newest first within each."""
+    order = {code: position for position, code in enumerate(kinds.codes())}
+    groups: dict[str, KindGroup] = {}
+    for item in items:
+        groups.setdefault(item.kind, KindGroup(item.kind, _kind_label(item.kind), [])).items.append(item)
+    return sorted(groups.values(), key=lambda group: (order.get(group.code, len(order)), group.label))
+
+
+def human_size(size: int) -> str:
+    """A byte count as the reader's language writes it: 512 B, 1.2 MB."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            break
+        value /= 1024
+    return f"{format_decimal(value, format='#,##0' if unit == 'B' else '#,##0.#')} {unit}"
+
+
+def files_page_url(listing) -> str | None:
+    """The listing's files page, for digital kinds only (physical goods ship, they have no files)."""
+    kind = kinds.get(listing.kind)
+    if kind is None or kind.is_physical:
+        return None
+    return url_for("downloads.listing_files_page", listing_id=listing.id)
+
+
+@bp.app_context_processor
+def _download_helpers() -> dict:
+    return {"listing_files_url": files_page_url, "human_size": human_size}
+
+
+def _link_minutes() -> int:
+    return max(1, current_app.config["ENCORE_DOWNLOAD_LINK_SECONDS"] // 60)
+
 
 @bp.get("/library")
+@login_required
 def library_page():
-    from flask_login import login_required  # noqa: F401
+    """Everything the signed-in user owns, with download links signed afresh on every visit."""
+    items = services.library(current_user)
+    return render_template("downloads/library.html", groups=_by_kind(items), download_url=services.download_url,
+                           link_minutes=_link_minutes(), kind_label=_kind_label, PUBLISHED=ListingStatus.PUBLISHED)
 
-    if not current_user.is_authenticated:
-        return redirect(url_for("accounts.login", next=request.full_path))
-    return render_template("downloads/library.html", items=services.library(current_user), download_url=services.download_url)
+
+def _files_page(listing_id: int, errors: list[str] | None = None, status: int = 200):
+    listing = catalog.get_own_listing(current_user, listing_id)
+    kind = kinds.get(listing.kind)
+    attached = services.attached_files(listing.id)
+    attached_refs = {item.ref for item in attached}
+    built = [item for item in services.listing_files(listing) if item.ref not in attached_refs]
+    return render_template(
+        "downloads/listing_files.html", listing=listing, attached=attached, built=built, errors=errors or [],
+        is_digital=kind is not None and not kind.is_physical, has_buyers=services.has_buyers(listing.id),
+        max_upload=current_app.config.get("MAX_CONTENT_LENGTH"), kind_label=_kind_label,
+    ), status
+
+
+def _messages(exc: ServiceError) -> list[str]:
+    if isinstance(exc, ValidationFailed):
+        return [message for messages in exc.errors.values() for message in messages] or [exc.message]
+    return [exc.message]
+
+
+@bp.get("/dashboard/listings/<int:listing_id>/files")
+@login_required
+def listing_files_page(listing_id: int):
+    """The files buyers of the listing get: the seller's attachments (editable) and the kind's own exports."""
+    return _files_page(listing_id)
+
+
+@bp.post("/dashboard/listings/<int:listing_id>/files")
+@login_required
+def upload_listing_file(listing_id: int):
+    listing = catalog.get_own_listing(current_user, listing_id)
+    upload = request.files.get("file")
+    try:
+        if upload is None:
+            raise ValidationFailed.one("file", _("Choose a file to upload."))
+        # the stream, never upload.read(): Werkzeug has spooled a large upload to disk, storage copies it in chunks
+        attached = services.add_listing_file(current_user, listing, upload.filename or "", upload.stream, get_storage())
+    except (ValidationFailed, PermissionDenied, Conflict) as exc:
+        db.session.rollback()
+        return _files_page(listing_id, _messages(exc), exc.status_code)
+    name = attached.name  # read before the commit expires the row
+    db.session.commit()
+    flash(_("%(name)s was added. Buyers can download it from their library.", name=name), "success")
+    return redirect(url_for("downloads.listing_files_page", listing_id=listing_id))
+
+
+@bp.post("/dashboard/listings/<int:listing_id>/files/<int:file_id>/delete")
+@login_required
+def delete_listing_file(listing_id: int, file_id: int):
+    listing = catalog.get_own_listing(current_user, listing_id)
+    name = next((item.name for item in services.attached_files(listing.id) if item.id == file_id), "")
+    try:
+        services.delete_listing_file(current_user, listing, file_id, get_storage())
+    except (ValidationFailed, PermissionDenied, Conflict) as exc:
+        db.session.rollback()
+        return _files_page(listing_id, _messages(exc), exc.status_code)
+    db.session.commit()
+    flash(_("%(name)s was removed.", name=name), "success")
+    return redirect(url_for("downloads.listing_files_page", listing_id=listing_id))
+
+
+def _counts_chart(counts: list[services.ListingDownloads], attribute: str) -> list[tuple[str, int, str]]:
+    """The eight listings with the most of `attribute` (downloads or refused attempts), for the bars macro."""
+    rows = sorted((row for row in counts if getattr(row, attribute)), key=lambda row: -getattr(row, attribute))[:8]
+    return [(row.title, getattr(row, attribute), format_decimal(getattr(row, attribute))) for row in rows]
+
+
+@bp.get("/dashboard/downloads")
+@login_required
+def download_counts_page():
+    """Per digital listing of the streamer: downloads served, distinct downloaders and refused attempts."""
+    creator = current_user.creator_profile
+    if creator is None:
+        raise PermissionDenied(_("Become a streamer to see your listings' downloads."))
+    counts = services.seller_download_counts(creator.id)
+    return render_template("downloads/counts.html", counts=counts,
+                           downloads_chart=_counts_chart(counts, "downloads"),
+                           refused_chart=_counts_chart(counts, "refused"))
