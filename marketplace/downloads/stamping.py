@@ -156,7 +156,9 @@ def _stamp_jpeg(source: BinaryIO, stamp: Stamp, target: BinaryIO) -> None:
     comment = _utf8_at_most(stamp.comment(), _JPEG_MAX_SEGMENT)
     while True:
         marker = _read_jpeg_marker(source)
-        if marker in _JPEG_FRAME_MARKERS or marker in (_JPEG_SOS, _JPEG_EOI):
+        if marker in (_JPEG_SOS, _JPEG_EOI):
+            raise StampError("The JPEG file is corrupt: it has no frame header.")
+        if marker in _JPEG_FRAME_MARKERS:
             target.write(bytes((0xFF, _JPEG_COM)) + struct.pack(">H", len(comment) + 2) + comment)
             target.write(bytes((0xFF, marker)))
             shutil.copyfileobj(source, target, _COPY_CHUNK)  # the frame and entropy-coded scans, untouched
