@@ -72,6 +72,7 @@ bench: install
 	$(VENV)/bin/python bench/money_allocate.py
 	$(VENV)/bin/python bench/stickers_pipeline.py
 	$(VENV)/bin/python bench/checkout_flow.py
+	$(VENV)/bin/python bench/downloads_serve.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
