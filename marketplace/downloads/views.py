@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import format_decimal
+from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -139,6 +139,11 @@ def _download_helpers() -> dict:
     return {"listing_files_url": files_page_url, "human_size": human_size}
 
 
+def purchase_date(moment) -> str:
+    """The day of a purchase in the reader's language and timezone (Nov 24, 2026; 2026年11月24日)."""
+    return format_date(moment, "medium")
+
+
 def _link_minutes() -> int:
     return max(1, current_app.config["ENCORE_DOWNLOAD_LINK_SECONDS"] // 60)
 
@@ -149,7 +154,8 @@ def library_page():
     """Everything the signed-in user owns, with download links signed afresh on every visit."""
     items = services.library(current_user)
     return render_template("downloads/library.html", groups=_by_kind(items), download_url=services.download_url,
-                           link_minutes=_link_minutes(), kind_label=_kind_label, PUBLISHED=ListingStatus.PUBLISHED)
+                           link_minutes=_link_minutes(), kind_label=_kind_label, purchase_date=purchase_date,
+                           PUBLISHED=ListingStatus.PUBLISHED)
 
 
 def _files_page(listing_id: int, errors: list[str] | None = None, status: int = 200):
