@@ -12,7 +12,9 @@ from enum import StrEnum
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
@@ -113,6 +115,9 @@ def _new_line(cart: AnyCart, listing_id: int, variant_id: int | None, quantity: 
     if isinstance(cart, SessionCart):
         return cart.new_line(listing_id, variant_id, quantity)
     line = CartLine(listing_id=listing_id, variant_id=variant_id, quantity=quantity)
+    listing = db.session.identity_map.get(identity_key(Listing, listing_id))
+    if listing is not None:
+        set_committed_value(line, "listing", listing)  # a summary of the cart then reads no listing again
     cart.lines.append(line)
     return line
 
@@ -126,23 +131,35 @@ def _drop_line(cart: AnyCart, line) -> None:
 
 # ---------------------------------------------------------------- finding carts and listings
 
+#: a cart comes with its lines, their listings and the listings' prices: everything a summary reads
+CART_LOADS = joinedload(Cart.lines).joinedload(CartLine.listing).joinedload(Listing.prices)
+#: the same for a cart whose row is locked: the lines in a second query, which starts after the lock is held
+LOCKED_CART_LOADS = selectinload(Cart.lines).joinedload(CartLine.listing).joinedload(Listing.prices)
+
+
+def _load_cart(user) -> Cart | None:
+    """The user's cart with all a summary reads, in one query."""
+    query = select(Cart).where(Cart.user_id == user.id).options(CART_LOADS)
+    return db.session.scalars(query).unique().one_or_none()
+
+
 def find_cart(user) -> Cart:
     """The user's cart, or an empty unsaved one when they have none yet (for reading only)."""
-    cart = db.session.scalar(select(Cart).where(Cart.user_id == user.id))
+    cart = _load_cart(user)
     return cart if cart is not None else Cart(user_id=user.id, currency=None, lines=[])
 
 
 def user_cart(user) -> Cart:
     """The user's cart, created when they have none."""
-    cart = db.session.scalar(select(Cart).where(Cart.user_id == user.id))
+    cart = _load_cart(user)
     if cart is None:
         try:
             with db.session.begin_nested():
-                cart = Cart(user_id=user.id)
+                cart = Cart(user_id=user.id, lines=[])
                 db.session.add(cart)
         except IntegrityError:
             # a concurrent first request created it (one cart per user is a unique constraint): use that one
-            cart = db.session.scalar(select(Cart).where(Cart.user_id == user.id))
+            cart = _load_cart(user)
     return cart
 
 
@@ -159,13 +176,22 @@ def session_item_count(cart: SessionCart) -> int:
 
 
 def _listings_by_id(ids) -> dict[int, Listing]:
-    ids = set(ids)
-    if not ids:
-        return {}
-    rows = db.session.scalars(
-        select(Listing).where(Listing.id.in_(ids)).options(selectinload(Listing.prices), selectinload(Listing.creator))
-    )
-    return {listing.id: listing for listing in rows}
+    """The listings with their prices, in one query; those this session already holds with their prices
+    (a Cart's lines load them) are not read again: a query would not refresh them, only cost a round trip."""
+    found = {}
+    missing = set()
+    for listing_id in set(ids):
+        listing = db.session.identity_map.get(identity_key(Listing, listing_id))
+        if listing is not None and "prices" in listing.__dict__ and "status" in listing.__dict__:
+            found[listing_id] = listing
+        else:
+            missing.add(listing_id)
+    if missing:
+        rows = db.session.scalars(
+            select(Listing).where(Listing.id.in_(missing)).options(joinedload(Listing.prices))
+        ).unique()
+        found.update((listing.id, listing) for listing in rows)
+    return found
 
 
 def is_digital(listing: Listing) -> bool:
@@ -198,7 +224,9 @@ def add_line(cart: AnyCart, listing_id: int, quantity: int = 1, variant_id: int 
     _check_quantity(quantity)
     if variant_id is not None:
         raise ValidationFailed.one("variant_id", _("This listing has no variants to choose from."))
-    listing = db.session.get(Listing, listing_id) if isinstance(listing_id, int) else None
+    if not isinstance(listing_id, int):
+        raise NotFound(_("There is no such listing."))
+    listing = _listings_by_id([listing_id]).get(listing_id)
     if listing is None:
         raise NotFound(_("There is no such listing."))
     if not listing.is_public:

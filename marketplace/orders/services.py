@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -131,12 +133,36 @@ def _move(order: Order, to_status: str, actor=None, note: str | None = None, **p
     order.status = to_status
 
 
-def lock_order(order_id: int) -> Order | None:
-    """The order with its row locked until the transaction ends (and its lines loaded)."""
-    order = db.session.scalar(
-        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
+def lock_order(order_id: int, with_buyer: bool = False) -> Order | None:
+    """The order with its row locked until the transaction ends (and its buyer), then its lines read afresh.
+
+    The lines come in a second query, never joined to the locking one: a statement that waited for the lock
+    sees joined rows as they were when it started, before the change it waited for."""
+    loads = [selectinload(Order.lines)] + ([joinedload(Order.buyer)] if with_buyer else [])
+    return db.session.scalar(
+        select(Order).where(Order.id == order_id).with_for_update(of=Order).options(*loads)
+        .execution_options(populate_existing=True)
     )
-    return order
+
+
+def insert_once(model, unique: tuple[str, ...], **values) -> int | None:
+    """Insert a row unless one with the same `unique` columns exists; answers the new row's id, or None.
+
+    One statement (INSERT ... ON CONFLICT DO NOTHING) instead of a savepoint, an insert and a release. Like a
+    plain insert, it waits for a concurrent transaction inserting the same key and answers None once that
+    one commits."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(model.__table__).values(**values).on_conflict_do_nothing(index_elements=list(unique))
+        return db.session.execute(statement.returning(model.__table__.c.id)).scalar()
+    try:
+        with db.session.begin_nested():
+            row = model(**values)
+            db.session.add(row)
+    except IntegrityError:
+        return None
+    return row.id
 
 
 def coupon_uses(coupon_id: int, buyer_id: int) -> tuple[int, int]:
@@ -155,9 +181,13 @@ def _kind_hook(line: OrderLine, name: str):
 # ---------------------------------------------------------------- checkout
 
 def _lock_cart(user) -> Cart | None:
+    """The buyer's cart row locked, then its lines with their listings and prices read afresh in one more query.
+
+    The lines must not be joined to the locking query: a statement that waited for the lock sees the joined
+    rows as they were when it started, so a second checkout would find the lines the first one removed."""
     return db.session.scalar(
         select(Cart).where(Cart.user_id == user.id).with_for_update()
-        .options(selectinload(Cart.lines)).execution_options(populate_existing=True)
+        .options(cart_services.LOCKED_CART_LOADS).execution_options(populate_existing=True)
     )
 
 
@@ -212,6 +242,7 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
     _record(order, OrderStatus.PENDING_PAYMENT, buyer, HistoryNote.CHECKOUT)
     db.session.add(order)
     _flush_new_order(order, now)
+    set_committed_value(order, "refunds", [])  # a new order has none: showing it must not query for them
     for line in order.lines:
         reserve = _kind_hook(line, "reserve")
         if reserve is not None:
@@ -381,7 +412,11 @@ def fulfil_order(order_id: int, now: datetime) -> int:
 
     Each line is claimed with a guarded UPDATE (fulfilled_at IS NULL), so two runs of this at once deliver
     each line once. The order becomes fulfilled when every line that was not refunded is delivered."""
-    order = lock_order(order_id)
+    return fulfil(lock_order(order_id), now)
+
+
+def fulfil(order: Order | None, now: datetime) -> int:
+    """fulfil_order for an order the caller has just locked (see lock_order)."""
     if order is None or order.status not in PAID_STATES:
         return 0
     delivered = 0

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from app.db import utcnow
 from app.extensions import db
@@ -28,13 +28,20 @@ FULFIL_RETRY_AFTER = timedelta(minutes=2)
 @celery_app.task(name="orders.fulfil_order", ignore_result=True)
 def fulfil_order(order_id: int, then_email: str | None = None) -> int:
     """Deliver the order's lines, then (one message instead of two) send the email `then_email` names."""
+    message = None
     try:
-        delivered = services.fulfil_order(order_id, utcnow())
+        order = services.lock_order(order_id, with_buyer=then_email == "confirmation")
+        delivered = services.fulfil(order, utcnow())
+        if order is not None and then_email == "confirmation":
+            # written from the rows just locked and read: after the commit they would be read again
+            message = _message(order, None)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    if then_email:
+    if message is not None:
+        _send_once(order_id, then_email, *message)
+    elif then_email:
         send_order_email(order_id, then_email)
     return delivered
 
@@ -42,7 +49,9 @@ def fulfil_order(order_id: int, then_email: str | None = None) -> int:
 @celery_app.task(name="orders.send_order_email", ignore_result=True)
 def send_order_email(order_id: int, key: str) -> bool:
     """Send the email `key` names ("confirmation" or "refund:<id>") once; answers whether this run sent it."""
-    order = db.session.get(Order, order_id)
+    order = db.session.scalars(
+        select(Order).where(Order.id == order_id).options(joinedload(Order.lines), joinedload(Order.buyer))
+    ).unique().one_or_none()
     if order is None:
         return False
     refund = None
@@ -50,15 +59,24 @@ def send_order_email(order_id: int, key: str) -> bool:
         refund = db.session.get(Refund, int(key.split(":", 1)[1]))
         if refund is None or refund.order_id != order.id:
             return False
-    try:
-        with db.session.begin_nested():
-            db.session.add(OrderEmail(order_id=order.id, key=key))
-    except IntegrityError:
-        return False  # sent before (or being sent by a concurrent run, which holds the row)
+    return _send_once(order.id, key, *_message(order, refund))
+
+
+def _message(order: Order, refund: Refund | None) -> tuple[str, str, str]:
+    """(recipient, subject, body) of the order's confirmation, or of the refund's notice."""
     with current_app.test_request_context(base_url=current_app.config["ENCORE_PUBLIC_URL"]):
         subject, body = emails.refund_notice(order, refund) if refund else emails.confirmation(order)
+    return order.buyer.email, subject, body
+
+
+def _send_once(order_id: int, key: str, recipient: str, subject: str, body: str) -> bool:
+    """Record the email under its unique key and send it, in one transaction; answers False (sending nothing)
+    when it was sent before or a concurrent run holds the key."""
+    if services.insert_once(OrderEmail, ("order_id", "key"), order_id=order_id, key=key) is None:
+        db.session.rollback()
+        return False
     try:
-        send_email(order.buyer.email, subject, body)
+        send_email(recipient, subject, body)
     except Exception:
         db.session.rollback()  # not recorded: the sweep sends it again
         raise

@@ -11,7 +11,6 @@ import logging
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.db import utcnow
 from app.extensions import db
@@ -69,11 +68,9 @@ def apply_event(event: dict, gateway: str) -> orders.PaymentOutcome:
     event_type = str(event.get("type") or "")
     if not event_id or not event_type:
         raise BadSignature("the event has no id or type")
-    stored = PaymentEvent(gateway=gateway, event_id=event_id[:255], type=event_type[:80], outcome="received")
-    try:
-        with db.session.begin_nested():
-            db.session.add(stored)
-    except IntegrityError:
+    stored_id = orders.insert_once(PaymentEvent, ("gateway", "event_id"), gateway=gateway, event_id=event_id[:255],
+                                   type=event_type[:80], outcome="received")
+    if stored_id is None:
         return orders.PaymentOutcome("duplicate")
     obj = (event.get("data") or {}).get("object") or {}
     order = _order_for(obj) if isinstance(obj, dict) else None
@@ -97,8 +94,10 @@ def apply_event(event: dict, gateway: str) -> orders.PaymentOutcome:
         result = orders.record_external_refund(order, int(obj.get("amount_refunded") or 0), refunds[0].get("id"), now)
     else:
         result = orders.PaymentOutcome("ignored", order)
-    stored.order_id = order.id if order is not None else None
-    stored.outcome = result.outcome
+    db.session.execute(
+        PaymentEvent.__table__.update().where(PaymentEvent.__table__.c.id == stored_id)
+        .values(order_id=order.id if order is not None else None, outcome=result.outcome)
+    )
     if result.outcome in ("unknown_order", "late_payment", "goods_gone", "amount_mismatch"):
         log.warning("payment event %s (%s): %s", event_id, event_type, result.outcome)
     return result
