@@ -148,6 +148,15 @@ def test_the_seller_adds_a_file_and_reads_the_counts(browser, live_server, make,
             assert page.locator(".files-table button").count() == 0
 
             if width == 375:
+                page.set_input_files("input[name=file]", {"name": "handout.pdf", "mimeType": "application/pdf",
+                                                          "buffer": b"not a pdf at all"})
+                with page.expect_navigation():
+                    page.locator(".upload-form button[type=submit]").click()
+                assert "handout.pdf" in page.locator("#file-errors").inner_text()  # refused, said on the page
+                assert page.evaluate("document.activeElement.name") == "file"  # focused, so the phone shows the reason
+                page.evaluate("window.scrollTo(0, 0)")  # a full-page shot of a scrolled page draws the sticky header mid-page
+                page.screenshot(path=str(screenshots / f"downloads-files-refused-{width}-{locale}.png"), full_page=True)
+                fits(page)
                 page.set_input_files("input[name=file]", str(upload))
                 with page.expect_navigation():
                     page.locator(".upload-form button[type=submit]").click()

@@ -181,7 +181,7 @@ def test_refused_uploads_show_the_reason_on_the_page(make, seller, seller_client
     fake = upload(seller_client, listing, "handout.pdf", b"this is not a pdf at all")
     assert fake.status_code == 422
     page = text_of(fake)
-    assert "handout.pdf is not a real PDF file." in page and 'class="flash flash-error"' in page
+    assert "handout.pdf is not a real PDF file." in page and 'id="file-errors"' in page and 'aria-invalid="true"' in page
     assert 'name="file"' in page  # the form is there to try again
 
     assert upload(seller_client, listing, "empty.zip", b"").status_code == 422
@@ -222,7 +222,7 @@ def test_files_stay_once_the_listing_is_bought(make, seller_client, course, fan_
 
     refused = seller_client.post(f"/dashboard/listings/{course.id}/files/{row.id}/delete")
     assert refused.status_code == 409
-    assert "Buyers have this file, so it stays." in text_of(refused)
+    assert 'class="flash flash-error"' in text_of(refused) and "Buyers have this file, so it stays." in text_of(refused)
     assert seller_client.post(f"/dashboard/listings/{course.id}/files/999999/delete").status_code == 404
     assert attached_count() == 1 and get_storage().exists(row.key)
 

@@ -158,7 +158,9 @@ def library_page():
                            PUBLISHED=ListingStatus.PUBLISHED)
 
 
-def _files_page(listing_id: int, errors: list[str] | None = None, status: int = 200):
+def _files_page(listing_id: int, errors: list[str] | None = None, upload_errors: list[str] | None = None,
+                status: int = 200):
+    """The files page; `upload_errors` show at the upload field, other `errors` (a refused removal) above all."""
     listing = catalog.get_own_listing(current_user, listing_id)
     kind = kinds.get(listing.kind)
     attached = services.attached_files(listing.id)
@@ -166,6 +168,7 @@ def _files_page(listing_id: int, errors: list[str] | None = None, status: int = 
     built = [item for item in services.listing_files(listing) if item.ref not in attached_refs]
     return render_template(
         "downloads/listing_files.html", listing=listing, attached=attached, built=built, errors=errors or [],
+        upload_errors=upload_errors or [],
         is_digital=kind is not None and not kind.is_physical, has_buyers=services.has_buyers(listing.id),
         max_upload=current_app.config.get("MAX_CONTENT_LENGTH"), kind_label=_kind_label,
     ), status
@@ -196,7 +199,7 @@ def upload_listing_file(listing_id: int):
         attached = services.add_listing_file(current_user, listing, upload.filename or "", upload.stream, get_storage())
     except (ValidationFailed, PermissionDenied, Conflict) as exc:
         db.session.rollback()
-        return _files_page(listing_id, _messages(exc), exc.status_code)
+        return _files_page(listing_id, upload_errors=_messages(exc), status=exc.status_code)
     name = attached.name  # read before the commit expires the row
     db.session.commit()
     flash(_("%(name)s was added. Buyers can download it from their library.", name=name), "success")
@@ -212,7 +215,7 @@ def delete_listing_file(listing_id: int, file_id: int):
         services.delete_listing_file(current_user, listing, file_id, get_storage())
     except (ValidationFailed, PermissionDenied, Conflict) as exc:
         db.session.rollback()
-        return _files_page(listing_id, _messages(exc), exc.status_code)
+        return _files_page(listing_id, errors=_messages(exc), status=exc.status_code)
     db.session.commit()
     flash(_("%(name)s was removed.", name=name), "success")
     return redirect(url_for("downloads.listing_files_page", listing_id=listing_id))
