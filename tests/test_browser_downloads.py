@@ -141,6 +141,8 @@ def test_the_seller_adds_a_file_and_reads_the_counts(browser, live_server, make,
             if locale != "en":
                 switch_language(page, locale, phone=viewport == PHONE)
             page.goto(f"{live_server}/dashboard")
+            page.screenshot(path=str(screenshots / f"downloads-dashboard-{width}-{locale}.png"), full_page=True)
+            fits(page)
             with page.expect_navigation():
                 page.locator(f"#listing-{shop['course_id']} a[href$='/files']").click()
             assert page.locator(".files-table tbody tr").count() == 2 + (width == 1280)
