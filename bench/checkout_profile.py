@@ -14,7 +14,7 @@ compare two runs made one after the other, or the ratios between steps, not abso
     .venv/bin/python bench/checkout_profile.py [--orders 200] [--warmup 10] [--sql] [--profile STEP]
 
 --sql prints the statements of one order per step; --profile STEP (cart, order, webhook, fulfil) prints the
-functions that take the most CPU time in that step (cProfile). Needs PostgreSQL
+functions that take the most CPU time in that step (cProfile timed by process_time). Needs PostgreSQL
 (ENCORE_PROFILE_DATABASE_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/perf_db) and Redis
 (ENCORE_PROFILE_BROKER_URL, default redis://127.0.0.1:6379/5, flushed before and after).
 """
@@ -58,7 +58,7 @@ class Meter:
         self.sample: dict[str, list[str]] = {}
         self.current: list[str] | None = None
         self.profile_step = profile_step
-        self.profiler = cProfile.Profile() if profile_step else None
+        self.profiler = cProfile.Profile(time.process_time) if profile_step else None  # CPU, not waiting
         self.recording = False
 
     def before_cursor_execute(self, conn, cursor, statement, parameters, context, executemany):

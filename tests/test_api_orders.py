@@ -65,6 +65,21 @@ def test_checkout_snapshots_the_cart_and_answers_a_payment_url(client, make, hea
     assert again["history"][0]["note"] == "checkout"
 
 
+def test_an_order_number_drawn_twice_is_drawn_again(client, make, headers, monkeypatch):
+    listing = published(make)
+    add(client, headers, listing)
+    first = place(client, headers).get_json()
+    taken = first["number"].rsplit("-", 1)[1]
+    # the random draw repeats the first order's number once, then draws "000001"
+    draws = iter(list(taken) + list("000001"))
+    monkeypatch.setattr("marketplace.orders.services.secrets.choice", lambda alphabet: next(draws))
+    add(client, headers, listing)
+    response = place(client, headers)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["number"].endswith("-000001")
+    assert count(Order) == 2 and count(CartLine) == 0
+
+
 def test_paying_on_the_local_page_marks_paid_fulfils_once_and_emails_the_buyer(client, make, headers, fan, app):
     add(client, headers, published(make))
     body = place(client, headers).get_json()

@@ -20,6 +20,9 @@ bp = APIBlueprint(
 )
 csrf.exempt(bp)
 
+#: built once: a schema instance (and the nested ones it builds on first use) is reusable across requests
+ORDER_OUT = OrderOut()
+
 
 def dump(user, order) -> dict:
     view = services.order_view(user, order)
@@ -65,7 +68,7 @@ def create_order(body):
     return_path = checkout.check_return_path(body["return_url"])
     order = checkout.checkout(user, body["currency"], body["coupon"], return_path, current_locale())
     # serialised before the commit, which would otherwise expire the order and reload it row by row
-    response = jsonify(OrderOut().dump(dump(user, order)))
+    response = jsonify(ORDER_OUT.dump(dump(user, order)))
     db.session.commit()
     response.status_code = 201
     return response
