@@ -37,3 +37,55 @@ def test_browse_home_and_storefront_do_not_query_per_listing(client, make):
         make.listing(owner, status=ListingStatus.PUBLISHED, partners=["lumen-gear"])
     many = {path: _queries_for(client, path) for path in ("/", "/browse", "/@mia")}
     assert many == few
+
+
+# ---------------------------------------------------------------- the checkout money path
+
+#: statements per request of the checkout flow (bench/checkout_flow.py sends these at 100 orders/s): the
+#: token and its user (1); the cart with its lines, listings and prices (1), the added listing (1), the new line (1)
+CART_ADD_STATEMENTS = 4
+#: token (1), cart locked (1) then its lines with listings and prices (1), order, line and history inserted
+#: inside a savepoint (5), the cart emptied (1), the payment session stored (1)
+ORDER_CREATE_STATEMENTS = 10
+#: the event stored unless seen (1), order locked (1) and its lines (1), order paid (1) with its history (1),
+#: the event's outcome (1); here the eagerly run fulfilment task adds its own: order locked with its buyer (1)
+#: and its lines (1), each line claimed (1), the order fulfilled (1) with its history (1), the email recorded
+#: (1), plus what the product kind does to deliver a line
+WEBHOOK_STATEMENTS = 6
+FULFILMENT_STATEMENTS = 6
+
+
+def test_the_checkout_requests_run_a_fixed_small_number_of_statements(client, make):
+    from marketplace.payments import local_gateway
+    from tests.api_support import bearer_for
+    from tests.order_support import deliver, order_row
+
+    headers = bearer_for(make, make.user())
+    prices = [{"currency": "CNY", "amount": 1200}]
+    first, second = (make.listing(make.streamer(), status=ListingStatus.PUBLISHED, kind="course", prices=prices).id
+                     for _ in range(2))
+    # a returning fan: the cart row exists and the token's use this minute is recorded
+    assert client.post("/api/v1/cart/lines", json={"listing_id": first}, headers=headers).status_code == 201
+    assert client.post("/api/v1/orders", json={"currency": "CNY"}, headers=headers).status_code == 201
+
+    with count_queries() as cart_add:
+        assert client.post("/api/v1/cart/lines", json={"listing_id": second}, headers=headers).status_code == 201
+    with count_queries() as order_create:
+        answer = client.post("/api/v1/orders", json={"currency": "CNY"}, headers=headers)
+    assert answer.status_code == 201, answer.get_json()
+    event = local_gateway.completed_event(order_row(answer.get_json()["id"]))
+    db.session.commit()
+    with count_queries() as webhook:
+        assert deliver(client, event).status_code == 200
+    assert order_row(answer.get_json()["id"]).status == "fulfilled"
+
+    def counted(statements, tables=None):
+        # SQLite's BEGIN is a statement of its own (PostgreSQL's rides with the first one); a product kind's
+        # own statements to deliver a line (entitlements, enrollments) are its business, not the money path's
+        return [s for s in statements if not s.startswith("BEGIN")
+                and (tables is None or any(f" {table} " in f" {s} ".replace("\n", " ") for table in tables))]
+
+    money_path = ("payment_events", "orders", "order_lines", "order_status_changes", "order_emails", "users")
+    assert len(counted(cart_add)) == CART_ADD_STATEMENTS, cart_add
+    assert len(counted(order_create)) == ORDER_CREATE_STATEMENTS, order_create
+    assert len(counted(webhook, money_path)) == WEBHOOK_STATEMENTS + FULFILMENT_STATEMENTS, webhook
