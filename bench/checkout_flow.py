@@ -6,9 +6,22 @@ local payment gateway. A fresh database `encore_bench` is created (and dropped a
 Then client threads each loop: POST /api/v1/cart/lines -> POST /api/v1/orders -> POST the signed
 checkout.session.completed event to /webhooks/stripe, and the run waits until the worker has fulfilled every
 order. Prints paid orders/s (first request to last webhook answer), fulfilled orders/s (until the worker is
-done), p50/p95 per step, and the target ratio: paid orders/s / 100 (target >= 1.0 on a 2-core machine).
+done), p50/p95 per step, the CPU each part used per paid order in the timed run (gunicorn, the Celery worker,
+the PostgreSQL backends, the client threads; from /proc, so it holds when others load the machine too, and
+gives the rate the machine could reach idle), and the target ratio: paid orders/s / 100 (target >= 1.0 on a
+2-core machine). The servers' start-up (gunicorn and the Celery worker importing the app) is not timed.
 
-    .venv/bin/python bench/checkout_flow.py [--orders 600] [--clients 16] [--workers 4] [--threads 4]
+    .venv/bin/python bench/checkout_flow.py [--orders 600] [--clients 16] [--workers 2] [--threads 8]
+                                            [--celery-concurrency 1] [--preload]
+
+The server shape is sized for 2 cores, where everything (clients, gunicorn, Celery, PostgreSQL) shares the CPU:
+- gunicorn runs 2 worker processes x 8 threads: a process runs Python on one core at a time (the GIL), so two
+  processes can use both cores, and 8 threads each give the 16 clients a thread while others wait on PostgreSQL.
+  More processes only add context switches, database connections and cache misses: 4 x 4 cost ~40% more CPU
+  per order in gunicorn (and more in PostgreSQL) than 2 x 8 in runs one after the other.
+- the Celery worker runs its tasks in its own process (solo pool, `--celery-concurrency 1`): a fulfilment task
+  takes ~10 ms of CPU, so one process keeps up with 100 orders/s, and prefork's parent/child hand-off per task
+  cost ~30% more CPU per task. Production on more cores raises these numbers; the flow stays the same.
 
 Needs PostgreSQL (ENCORE_BENCH_DATABASE_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/encore_bench)
 and Redis (ENCORE_BENCH_BROKER_URL, default redis://127.0.0.1:6379/14, flushed at the start); when either is
@@ -178,6 +191,19 @@ def wait_until_up(port: int, server: subprocess.Popen, timeout: float = 30) -> N
     raise RuntimeError("gunicorn did not answer /healthz in time")
 
 
+def wait_for_worker(worker: subprocess.Popen, timeout: float = 60) -> None:
+    """Until the Celery worker answers a ping: its start-up (importing the app) must not fall into the timed run."""
+    from app.tasks import celery_app  # configured for the bench's broker by seed()
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"the Celery worker exited with {worker.returncode}; see its log")
+        if celery_app.control.ping(timeout=0.5):
+            return
+    raise RuntimeError("the Celery worker did not answer a ping in time")
+
+
 # ---------------------------------------------------------------- the timed flow
 
 class Client:
@@ -304,6 +330,56 @@ def check_ledger(expected: int) -> list[str]:
     return [f"{name}: {counts[name]} (expected {wanted[name]})" for name in wanted if counts[name] != wanted[name]]
 
 
+# ---------------------------------------------------------------- CPU per order (Linux /proc)
+
+def _process_table() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU seconds used so far) of every process, from /proc; empty where there is none."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    table = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it exited meanwhile
+        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    return table
+
+
+def _tree(table: dict, root: int) -> set[int]:
+    members, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, (parent, _cpu) in table.items():
+            if parent in members and pid not in members:
+                members.add(pid)
+                grew = True
+    return members
+
+
+def cpu_snapshot(server: subprocess.Popen, worker: subprocess.Popen) -> dict[str, dict[int, float]]:
+    """CPU seconds used so far by each part of the run: gunicorn and the Celery worker (with their children),
+    the PostgreSQL backends serving the bench database, and this process (the client threads)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    table = _process_table()
+    url = make_url(DATABASE_URL)
+    with psycopg.connect(**{**admin_params(url), "dbname": url.database}) as conn:
+        backends = {row[0] for row in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (url.database,))}
+    own = os.times()
+    groups = {"gunicorn": _tree(table, server.pid), "celery": _tree(table, worker.pid), "postgres": backends}
+    snapshot = {name: {pid: table[pid][1] for pid in pids if pid in table} for name, pids in groups.items()}
+    snapshot["client"] = {os.getpid(): own.user + own.system}
+    return snapshot
+
+
+def cpu_per_order(before: dict, after: dict, orders: int) -> dict[str, float]:
+    """Milliseconds of CPU per order for each part between two snapshots (a process born meanwhile from 0)."""
+    return {name: sum(cpu - before[name].get(pid, 0.0) for pid, cpu in after[name].items()) * 1000 / max(orders, 1)
+            for name in after}
+
+
 def percentile(values: list[float], fraction: float) -> float:
     if not values:
         return float("nan")
@@ -317,8 +393,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=600)
     parser.add_argument("--clients", type=int, default=16, help="client threads, one fan each")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--celery-concurrency", type=int, default=1,
+                        help="Celery worker processes (prefork); 1 runs tasks in the worker's own process (solo pool)")
+    parser.add_argument("--preload", action="store_true", help="gunicorn --preload: import the app once, then fork")
     parser.add_argument("--keep", action="store_true", help="keep the database and logs for a look afterwards")
     args = parser.parse_args()
 
@@ -352,20 +431,25 @@ def main() -> int:
         server = processes.start([
             str(VENV_BIN / "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
             "--worker-class", "gthread", "--threads", str(args.threads), "--keep-alive", "30", "--log-level", "warning",
+            *(["--preload"] if args.preload else []),
         ], env, workdir / "gunicorn.log")
-        processes.start([str(VENV_BIN / "encore"), "worker", "--concurrency", "2", "--loglevel", "warning"],
-                        env, workdir / "worker.log")
+        worker = processes.start([str(VENV_BIN / "encore"), "worker", "--concurrency", str(args.celery_concurrency),
+                                  "--loglevel", "warning"], env, workdir / "worker.log")
         wait_until_up(port, server)
+        wait_for_worker(worker)
 
+        cpu_before = cpu_snapshot(server, worker) if Path("/proc/self/stat").exists() else None
         result = run_flow(port, tokens, listing_ids, secret, args.orders)
         paid = len(result["order_ids"])
         fulfilled_at, fulfilled = wait_for_fulfilment(paid, timeout=max(60.0, paid / 5))
+        cpu = cpu_per_order(cpu_before, cpu_snapshot(server, worker), paid) if cpu_before else None
         problems = result["failures"][:5] + (check_ledger(args.orders) if fulfilled_at else [])
 
         paid_seconds = result["last_webhook"] - result["started"]
         paid_rate = paid / paid_seconds if paid_seconds > 0 else 0.0
         print(f"checkout flow: {args.orders} digital orders, {args.clients} client threads, "
-              f"gunicorn {args.workers} workers x {args.threads} threads (gthread), Celery worker prefork x2, "
+              f"gunicorn {args.workers} workers x {args.threads} threads (gthread{', preload' if args.preload else ''}), "
+              f"Celery worker {'solo' if args.celery_concurrency == 1 else f'prefork x{args.celery_concurrency}'}, "
               f"PostgreSQL + Redis, {os.cpu_count()} CPUs")
         print(f"paid orders/s:      {paid_rate:7.1f}  ({paid} paid in {paid_seconds:.2f} s, first request to last webhook 200)")
         if fulfilled_at:
@@ -378,6 +462,11 @@ def main() -> int:
             values = result["latencies"][step]
             print(f"{step:>13} latency: p50 {percentile(values, 0.5) * 1000:6.1f} ms  "
                   f"p95 {percentile(values, 0.95) * 1000:6.1f} ms  (n={len(values)})")
+        if cpu:
+            total = sum(cpu.values())
+            print("CPU per paid order:  " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu.items())
+                  + f"; total {total:.1f} ms -> at most {(os.cpu_count() or 1) * 1000 / total:.0f} orders/s "
+                  f"on {os.cpu_count()} idle CPUs")
         print(f"target ratio (paid orders/s / {TARGET_PAID_PER_SECOND}): {paid_rate / TARGET_PAID_PER_SECOND:.2f}  (target >= 1.0)")
         if problems or len(result["failures"]) or paid != args.orders:
             print(f"PROBLEMS ({len(result['failures'])} failed requests): " + "; ".join(problems))
