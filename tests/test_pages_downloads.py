@@ -302,3 +302,15 @@ def test_the_counts_page_is_for_streamers(app, client, make, fan_client):
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
     newcomer = logged_in(app, make, make.streamer())
     assert "no digital listings yet" in text_of(newcomer.get("/dashboard/downloads"))
+
+
+def test_the_order_page_links_a_delivered_digital_line_to_the_library(client, make):
+    from tests.api_support import bearer_for
+    from tests.order_support import buy
+
+    seller, fan = make.streamer(), make.user()
+    listing = make.listing(seller, status="published", kind="course", prices=[{"currency": "CNY", "amount": 1200}])
+    order = buy(client, bearer_for(make, fan), listing)
+    make.login(client, fan.email)
+    page = client.get(f"/orders/{order['number']}").get_data(as_text=True)
+    assert f'/library#listing-{listing.id}' in page and "Download in your library" in page

@@ -17,6 +17,7 @@ from app.errors import Conflict, ServiceError, ValidationFailed
 from app.extensions import db
 from app.i18n import format_money
 from app.money import Money
+from marketplace import kinds
 from marketplace.orders import checkout as checkout_service
 from marketplace.orders import services
 from marketplace.orders.models import PAID_STATES, OrderStatus
@@ -96,6 +97,7 @@ def _render_detail(order, errors: dict | None = None, form_error: str | None = N
         form=request.form, paid_return=paid_return, attention_text=attention_text,
         delivering=paid_return and order.status == OrderStatus.PAID,
         awaiting_webhook=paid_return and order.status == OrderStatus.PENDING_PAYMENT,
+        downloadable_kinds={kind.code for kind in kinds.all_kinds() if not kind.is_physical},
     ), status
 
 
