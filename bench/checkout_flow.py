@@ -17,11 +17,12 @@ gives the rate the machine could reach idle), and the target ratio: paid orders/
 The server shape is sized for 2 cores, where everything (clients, gunicorn, Celery, PostgreSQL) shares the CPU:
 - gunicorn runs 2 worker processes x 8 threads: a process runs Python on one core at a time (the GIL), so two
   processes can use both cores, and 8 threads each give the 16 clients a thread while others wait on PostgreSQL.
-  More processes only add context switches, database connections and cache misses: 4 x 4 cost ~40% more CPU
-  per order in gunicorn (and more in PostgreSQL) than 2 x 8 in runs one after the other.
+  More processes only add context switches, database connections and cache misses: in runs made one after the
+  other, 4 x 4 used 28-29 ms of gunicorn CPU and 6-7 ms of PostgreSQL CPU per order, 2 x 8 mostly 21-23 and 3-5.
 - the Celery worker runs its tasks in its own process (solo pool, `--celery-concurrency 1`): a fulfilment task
-  takes ~10 ms of CPU, so one process keeps up with 100 orders/s, and prefork's parent/child hand-off per task
-  cost ~30% more CPU per task. Production on more cores raises these numbers; the flow stays the same.
+  takes ~10 ms of CPU, so one process keeps up with 100 orders/s, while prefork x2 (a parent handing each task
+  to a child) used 13-14.5 ms per order against 9.5-11 for solo. Production on more cores raises these
+  numbers; the flow and what is checked stay the same.
 
 Needs PostgreSQL (ENCORE_BENCH_DATABASE_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/encore_bench)
 and Redis (ENCORE_BENCH_BROKER_URL, default redis://127.0.0.1:6379/14, flushed at the start); when either is
