@@ -38,7 +38,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VENV_BIN = Path(sys.executable).parent
 
+from bench import support  # noqa: E402
+from bench.support import Processes, admin_params, free_port, postgres_unreachable  # noqa: E402
+
 DATABASE_URL = os.environ.get("ENCORE_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/encore_bench")
 BROKER_URL = os.environ.get("ENCORE_BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
 TARGET_PAID_PER_SECOND = 100
@@ -62,75 +64,26 @@ STEPS = ("cart add", "order create", "webhook")
 
 def unreachable() -> str | None:
     """Why the bench cannot run here (PostgreSQL or Redis down), or None."""
-    import psycopg
     import redis
-    from sqlalchemy.engine import make_url
 
-    url = make_url(DATABASE_URL)
-    try:
-        psycopg.connect(**admin_params(url), connect_timeout=3).close()
-    except Exception as exc:  # any failure to connect means: not here
-        return f"PostgreSQL at {url.host}:{url.port or 5432} is unreachable ({type(exc).__name__})"
+    reason = postgres_unreachable(DATABASE_URL)
+    if reason:
+        return reason
     try:
         redis.Redis.from_url(BROKER_URL, socket_connect_timeout=3).ping()
-    except Exception as exc:
+    except Exception as exc:  # any failure to connect means: not here
         return f"Redis at {BROKER_URL} is unreachable ({type(exc).__name__})"
     return None
 
 
-def admin_params(url) -> dict:
-    return {"host": url.host or "127.0.0.1", "port": url.port or 5432, "user": url.username or "postgres",
-            "password": url.password, "dbname": "postgres", "autocommit": True}
-
-
 def recreate_database(drop_only: bool = False) -> None:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(DATABASE_URL)
-    name = url.database
-    with psycopg.connect(**admin_params(url)) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{name}"')
+    support.recreate_database(DATABASE_URL, drop_only)
 
 
 def flush_broker() -> None:
     import redis
 
     redis.Redis.from_url(BROKER_URL).flushdb()  # leftover tasks of an interrupted run must not run here
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Processes:
-    """The subprocesses this run started, each in its own process group, stopped on exit or error."""
-
-    def __init__(self):
-        self.running: list[subprocess.Popen] = []
-
-    def start(self, argv: list[str], env: dict, log: Path) -> subprocess.Popen:
-        with open(log, "ab") as out:
-            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.running.append(proc)
-        return proc
-
-    def stop(self) -> None:
-        for proc in self.running:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for proc in self.running:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        self.running.clear()
 
 
 # ---------------------------------------------------------------- setup (not timed)

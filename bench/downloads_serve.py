@@ -11,7 +11,7 @@ Prints throughput (MB/s and requests/s) for both and the ratio Encore / bare per
 file), and the peak resident memory of each Encore worker after the small-file run and after the large-file run
 (target: no growth with file size: files are streamed, never read whole).
 
-    .venv/bin/python bench/downloads_serve.py [--large-requests 40] [--small-requests 1500] [--clients 4]
+    .venv/bin/python bench/downloads_serve.py [--large-requests 200] [--small-requests 1500] [--clients 4]
 
 Needs PostgreSQL (ENCORE_BENCH_DATABASE_URL, default .../encore_bench_downloads); prints "skipped" without it.
 """
@@ -23,7 +23,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VENV_BIN = Path(sys.executable).parent
+
+from bench.support import Processes, free_port, postgres_unreachable, recreate_database  # noqa: E402
 
 DATABASE_URL = os.environ.get("ENCORE_BENCH_DATABASE_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/encore_bench_downloads")
@@ -57,55 +58,6 @@ def bare_app(environ, start_response):
 
 
 # ---------------------------------------------------------------- processes and services
-
-def postgres_reachable() -> str | None:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(DATABASE_URL)
-    try:
-        psycopg.connect(**admin_params(url), connect_timeout=3).close()
-    except Exception as exc:  # any failure to connect means: not here
-        return f"PostgreSQL at {url.host}:{url.port or 5432} is unreachable ({type(exc).__name__})"
-    return None
-
-
-def admin_params(url) -> dict:
-    return {"host": url.host or "127.0.0.1", "port": url.port or 5432, "user": url.username or "postgres",
-            "password": url.password, "dbname": "postgres", "autocommit": True}
-
-
-def recreate_database(drop_only: bool = False) -> None:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(DATABASE_URL)
-    with psycopg.connect(**admin_params(url)) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{url.database}"')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start(argv: list[str], env: dict, log: Path) -> subprocess.Popen:
-    with open(log, "ab") as out:
-        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
 
 def wait_until_up(port: int, server: subprocess.Popen, path: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
@@ -242,12 +194,12 @@ def hammer(port: int, path: str, requests: int, clients: int, headers: dict, exp
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--large-requests", type=int, default=40)
+    parser.add_argument("--large-requests", type=int, default=200)
     parser.add_argument("--small-requests", type=int, default=1500)
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
 
-    reason = postgres_reachable()
+    reason = postgres_unreachable(DATABASE_URL)
     if reason:
         print(f"downloads: skipped ({reason})")
         return 0
@@ -267,13 +219,14 @@ def main() -> int:
         "ENCORE_SECRET_KEY": secrets.token_urlsafe(48),
         "ENCORE_INSTANCE_PATH": str(workdir / "instance"),
         "ENCORE_STORAGE_URL": "",
-        "ENCORE_DOWNLOADS_PER_FILE": str(args.large_requests + args.small_requests + 10),
+        # room for every timed and warm-up request of both files: the limit is checked, never reached
+        "ENCORE_DOWNLOADS_PER_FILE": str(2 * (args.large_requests + args.small_requests) + 100),
         "BENCH_FILES_DIR": str(files_dir),
     }
     signal.signal(signal.SIGTERM, lambda *_args: sys.exit(143))
-    running: list[subprocess.Popen] = []
+    processes = Processes()
     try:
-        recreate_database()
+        recreate_database(DATABASE_URL)
         subprocess.run([str(VENV_BIN / "encore"), "db", "upgrade"], cwd=ROOT, env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         seeded = seed(env, files_dir)
@@ -284,9 +237,8 @@ def main() -> int:
         problems: list[str] = []
         for server_name, target in (("bare", "bench.downloads_serve:bare_app"), ("encore", "wsgi:app")):
             port = free_port()
-            server = start([str(VENV_BIN / "gunicorn"), target, "--bind", f"127.0.0.1:{port}", *GUNICORN_SHAPE],
-                           env, workdir / f"{server_name}.log")
-            running.append(server)
+            server = processes.start([str(VENV_BIN / "gunicorn"), target, "--bind", f"127.0.0.1:{port}", *GUNICORN_SHAPE],
+                                     env, workdir / f"{server_name}.log")
             wait_until_up(port, server, "/small.bin" if server_name == "bare" else "/healthz")
             for label, size, requests in cases:
                 path = f"/{label}.bin" if server_name == "bare" else seeded["paths"][label]
@@ -296,7 +248,7 @@ def main() -> int:
                 figures[(server_name, label)] = (read / seconds / 1e6, requests / seconds)
                 if server_name == "encore":
                     memory[label] = [peak_rss_mb(pid) for pid in worker_pids(server)]
-            stop(server)
+            processes.stop(server)
 
         print(f"downloads: gunicorn {' '.join(GUNICORN_SHAPE[:6])}, {args.clients} client threads, "
               f"PostgreSQL, {os.cpu_count()} CPUs")
@@ -314,10 +266,9 @@ def main() -> int:
             return 1
         return 0
     finally:
-        for proc in running:
-            stop(proc)
+        processes.stop()
         try:
-            recreate_database(drop_only=True)
+            recreate_database(DATABASE_URL, drop_only=True)
         except Exception as exc:  # a database still busy must not hide the figures
             print(f"could not drop the bench database: {exc}", file=sys.stderr)
         shutil.rmtree(workdir, ignore_errors=True)
