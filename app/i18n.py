@@ -5,7 +5,7 @@ from pathlib import Path
 
 from babel import Locale
 from flask import current_app, has_request_context, request, session
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_datetime, format_decimal, get_locale
 from flask_login import current_user
 
 from app.extensions import babel
@@ -41,6 +41,18 @@ def current_locale() -> str:
         if Locale.parse(code) == locale:
             return code
     return str(locale)
+
+
+def format_file_size(size: int | None) -> str:
+    """A byte count as the reader's language writes it: 512 B, 2.1 KB, 1.5 MB; empty when unknown."""
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            break
+        value /= 1024
+    return f"{format_decimal(value, format='#,##0' if unit == 'B' else '#,##0.#')} {unit}"
 
 
 def format_money(value: Money | None) -> str:

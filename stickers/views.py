@@ -15,6 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.errors import Conflict, NotFound, PermissionDenied, ServiceError, ValidationFailed
 from app.extensions import db
+from app.i18n import format_file_size
 from app.storage import get_storage
 from marketplace import downloads
 from marketplace.catalog import services as catalog
@@ -51,12 +52,6 @@ def wants_json() -> bool:
     return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
 
 
-def file_size(size: int | None) -> str:
-    if size is None:
-        return ""
-    if size < 1024 * 1024:
-        return f"{max(1, round(size / 1024))} KB"
-    return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
 
 
 def image_url(pack: StickerPack, sticker, variant: str) -> str | None:
@@ -105,7 +100,7 @@ def _helpers():
         "sticker_status_label": sticker_status_label,
         "export_status_label": export_status_label,
         "state_label": state_label,
-        "file_size": file_size,
+        "file_size": format_file_size,
         "listing_status_label": catalog.status_label,
     }
 
@@ -135,7 +130,7 @@ def _page_context(pack: StickerPack, errors: dict | None = None, values: dict | 
 def _edit_page(pack: StickerPack, errors: dict | None = None, values: dict | None = None, status: int = 200):
     context = _page_context(pack, errors, values)
     context.update(
-        max_upload=file_size(request.max_content_length) if request.max_content_length else None,
+        max_upload=format_file_size(request.max_content_length) if request.max_content_length else None,
         max_stickers=services.MAX_STICKERS,
         platforms=[rule.name for rule in PLATFORMS.values()],
     )
@@ -197,7 +192,7 @@ def _service_error(error: ServiceError):
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(error: RequestEntityTooLarge):
-    limit = file_size(request.max_content_length) if request.max_content_length else None
+    limit = format_file_size(request.max_content_length) if request.max_content_length else None
     message = (
         _("The upload is larger than %(limit)s. Send fewer files at a time, or a smaller zip.", limit=limit)
         if limit else _("The upload is larger than we accept.")

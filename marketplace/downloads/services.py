@@ -16,12 +16,13 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from werkzeug.http import parse_range_header
 
 from app.db import utcnow
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db
-from app.storage import Storage, get_storage, new_key
+from app.storage import Storage, new_key
 from marketplace import kinds
 from marketplace.catalog import services as catalog
 from marketplace.catalog.models import Listing
@@ -331,12 +332,11 @@ def decide(user, entitlement_id: int, ref: str, token: str | None, range_header:
         return Decision(DownloadOutcome.FORGED, 403, _("This download link is not valid."))
     if signed_user != user.id:
         return Decision(DownloadOutcome.WRONG_ACCOUNT, 403, _("This download link belongs to another account."))
-    entitlement = db.session.get(Entitlement, entitlement_id)
+    entitlement = db.session.get(Entitlement, entitlement_id, options=[joinedload(Entitlement.listing)])
     if entitlement is None or entitlement.user_id != user.id:
         return Decision(DownloadOutcome.UNKNOWN, 403, _("This download link is not valid."))
     if not entitlement.is_active:
-        return Decision(DownloadOutcome.REVOKED, 410, _("This purchase was refunded, so its files are no longer available."),
-                        entitlement=None)
+        return Decision(DownloadOutcome.REVOKED, 410, _("This purchase was refunded, so its files are no longer available."))
     listing = entitlement.listing
     file = next((f for f in listing_files(listing) if f.ref == ref), None) if listing is not None else None
     if file is None:

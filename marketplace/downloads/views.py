@@ -19,6 +19,7 @@ from app.accounts.services import user_for_token
 from app.api.errors import problem
 from app.errors import Conflict, PermissionDenied, ServiceError, ValidationFailed
 from app.extensions import db, limiter
+from app.i18n import format_file_size
 from app.storage import get_storage
 from marketplace import kinds
 from marketplace.catalog import services as catalog
@@ -116,16 +117,6 @@ def _by_kind(items: list[services.LibraryItem]) -> list[KindGroup]:
     return sorted(groups.values(), key=lambda group: (order.get(group.code, len(order)), group.label))
 
 
-def human_size(size: int) -> str:
-    """A byte count as the reader's language writes it: 512 B, 1.2 MB."""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            break
-        value /= 1024
-    return f"{format_decimal(value, format='#,##0' if unit == 'B' else '#,##0.#')} {unit}"
-
-
 def files_page_url(listing) -> str | None:
     """The listing's files page, for digital kinds only (physical goods ship, they have no files)."""
     kind = kinds.get(listing.kind)
@@ -136,7 +127,7 @@ def files_page_url(listing) -> str | None:
 
 @bp.app_context_processor
 def _download_helpers() -> dict:
-    return {"listing_files_url": files_page_url, "human_size": human_size}
+    return {"listing_files_url": files_page_url, "human_size": format_file_size}
 
 
 def purchase_date(moment) -> str:
