@@ -25,7 +25,7 @@ def _bool(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _positive_int(name: str, default: int) -> int:
+def _positive_int(name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
     raw = _env(name)
     if raw is None:
         return default
@@ -33,8 +33,10 @@ def _positive_int(name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from None
-    if value < 1:
-        raise ConfigError(f"{name} must be at least 1, not {value}.")
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}.")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, not {value}.")
     return value
 
 
@@ -81,6 +83,8 @@ def load_config(overrides: dict | None = None) -> dict:
             # run by `encore worker --beat` (make run) or a separate `celery beat` in production
             "beat_schedule": {
                 "orders-sweep": {"task": "orders.sweep", "schedule": 60.0},
+                "royalties-payouts": {"task": "royalties.run_payouts", "schedule": 3600.0},
+                "royalties-retry-payouts": {"task": "royalties.retry_pending_payouts", "schedule": 300.0},
             },
         },
         "ENCORE_DEFAULT_CURRENCY": (_env("ENCORE_DEFAULT_CURRENCY", "CNY") or "CNY").upper(),
@@ -98,6 +102,12 @@ def load_config(overrides: dict | None = None) -> dict:
         "ENCORE_DOWNLOAD_LINK_SECONDS": _positive_int("ENCORE_DOWNLOAD_LINK_SECONDS", 300),
         #: downloads of each file a purchase allows (resuming a download does not count again)
         "ENCORE_DOWNLOADS_PER_FILE": _positive_int("ENCORE_DOWNLOADS_PER_FILE", 10),
+        #: the platform's share of every sale in basis points (1000 = 10%); operators may set another per listing
+        "ENCORE_PLATFORM_FEE_BP": _positive_int("ENCORE_PLATFORM_FEE_BP", 1000, minimum=0, maximum=10_000),
+        #: a balance is paid out once it reaches this many minor units of its currency (10000 = 100.00 CNY)
+        "ENCORE_PAYOUT_MINIMUM": _positive_int("ENCORE_PAYOUT_MINIMUM", 10_000),
+        #: the local test gateway's pretend processing fee in basis points of each payment (0 = none)
+        "ENCORE_LOCAL_GATEWAY_FEE_BP": _positive_int("ENCORE_LOCAL_GATEWAY_FEE_BP", 0, minimum=0, maximum=10_000),
         "ENCORE_STORAGE_PATH": str(instance_path / "files"),
         #: file:///abs/path or s3://bucket/prefix; unset = the local folder ENCORE_STORAGE_PATH
         "ENCORE_STORAGE_URL": _env("ENCORE_STORAGE_URL"),

@@ -23,6 +23,7 @@ MODULES = (
     "marketplace.discounts",
     "marketplace.orders",
     "marketplace.payments",
+    "marketplace.royalties",
     "marketplace.downloads",
     "marketplace.merch",
     "stickers",

@@ -347,6 +347,16 @@ def _expect(listing: Listing, allowed: set[ListingStatus], message: str) -> None
         raise Conflict(message + " " + _("This listing is %(status)s.", status=status_label(listing.status)))
 
 
+#: checks other areas add before a listing goes to review (royalties: every party accepted its share); each
+#: answers a list of problems, worded for the streamer
+SUBMIT_CHECKS: list = []
+
+
+def register_submit_check(check) -> None:
+    if check not in SUBMIT_CHECKS:
+        SUBMIT_CHECKS.append(check)
+
+
 def submit_listing(user: User, listing: Listing) -> Listing:
     """Send a draft (or a rejected listing) to the operators' review queue."""
     if not is_owner(user, listing):
@@ -358,6 +368,9 @@ def submit_listing(user: User, listing: Listing) -> Listing:
     problems = [message for check in (kind.submit_checks if kind else ()) for message in check(listing)]
     if problems:
         raise ValidationFailed({"content": problems})
+    problems = [message for check in SUBMIT_CHECKS for message in check(listing)]
+    if problems:
+        raise ValidationFailed({"split": problems})
     listing.submitted_at = utcnow()
     listing.rejection_reason = None
     _move(listing, user, ListingStatus.SUBMITTED)

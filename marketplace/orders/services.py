@@ -70,6 +70,7 @@ class HistoryNote:
     REFUND = "refund"
     EXTERNAL_REFUND = "external_refund"
     FULFILLED = "fulfilled"
+    CHARGEBACK = "chargeback"
 
 
 def _money_param(params: dict, name: str) -> str:
@@ -105,6 +106,9 @@ def describe_note(change: OrderStatusChange) -> str:
         return _("Refunded %(amount)s at the payment provider.", amount=_money_param(params, "amount"))
     if code == HistoryNote.FULFILLED:
         return _("Everything in the order was delivered.")
+    if code == HistoryNote.CHARGEBACK:
+        return _("The buyer's bank took back %(amount)s (a dispute); an operator will look at it.",
+                 amount=_money_param(params, "amount"))
     return code or ""
 
 
@@ -345,7 +349,10 @@ def mark_paid(order: Order, payment_reference: str | None, amount: int | None, c
         order.attention_note = HistoryNote.GOODS_GONE
         _record(order, order.status, None, HistoryNote.GOODS_GONE)
         return PaymentOutcome("goods_gone", order)
+    from marketplace.royalties import posting
+
     order.paid_at = now
+    posting.post_sale(order, now)
     if late:
         order.needs_attention = True
         order.attention_note = HistoryNote.LATE_PAYMENT
@@ -513,16 +520,22 @@ def refund_order(user, order_id: int, line_ids, reason, gateway, now: datetime) 
         ))
     else:  # a line made free by a coupon: nothing to send back, but its goods are still taken back
         refund.amount = 0
-    _apply_refund(order, lines, amount, user, HistoryNote.REFUND, reason=reason)
+    _apply_refund(order, refund, lines, now, user, HistoryNote.REFUND, reason=reason)
     db.session.flush()
     return refund
 
 
-def _apply_refund(order: Order, lines: list[OrderLine], amount: int, actor, note: str, **params) -> None:
+def _apply_refund(order: Order, refund: Refund, lines: list[OrderLine], now: datetime, actor, note: str, **params) -> None:
+    """Take back what the lines granted, post the reversal to the ledger, move the order's state."""
+    from marketplace.royalties import posting
+
+    amount = refund.amount
     for line in lines:
         revoke = _kind_hook(line, "revoke")
         if revoke is not None:
             revoke(line)
+    db.session.flush()  # the ledger names the refund
+    posting.post_refund(order, refund, lines, now)
     order.refunded_amount += amount
     everything = all(line.refunded_at is not None for line in order.lines)
     target = OrderStatus.REFUNDED if everything else OrderStatus.PARTIALLY_REFUNDED
@@ -549,9 +562,36 @@ def record_external_refund(order: Order, refunded_total: int, gateway_reference:
     else:
         order.needs_attention = True
         order.attention_note = HistoryNote.EXTERNAL_REFUND
-    _apply_refund(order, lines, missing, None, HistoryNote.EXTERNAL_REFUND)
+    _apply_refund(order, refund, lines, now, None, HistoryNote.EXTERNAL_REFUND)
     db.session.flush()
     return PaymentOutcome("refunded", order, (f"refund:{refund.id}",))
+
+
+def record_chargeback(order: Order, dispute_id: str, amount: int, currency: str | None, now: datetime) -> PaymentOutcome:
+    """The buyer's bank disputed the (locked) order's payment and the provider took `amount` back. The
+    ledger takes it back from everyone's share (once per dispute); an operator is asked to look at it."""
+    from marketplace.royalties import posting
+
+    if order.status not in (*PAID_STATES, OrderStatus.REFUNDED) or not dispute_id:
+        return PaymentOutcome("ignored", order)
+    if (currency or order.currency).upper() != order.currency:
+        return PaymentOutcome("ignored", order)
+    if posting.post_chargeback(order, dispute_id, max(int(amount or 0), 0), now) is None:
+        return PaymentOutcome("ignored", order)
+    order.needs_attention = True
+    order.attention_note = HistoryNote.CHARGEBACK
+    _record(order, order.status, None, HistoryNote.CHARGEBACK, amount=int(amount or 0), currency=order.currency)
+    return PaymentOutcome("chargeback", order)
+
+
+def record_gateway_fee(order: Order, fee: int, reference: str | None, now: datetime) -> PaymentOutcome:
+    """The provider reports the fee it kept from the (locked, paid) order's payment: posted once."""
+    from marketplace.royalties import posting
+
+    if order.status not in (*PAID_STATES, OrderStatus.REFUNDED) or fee <= 0:
+        return PaymentOutcome("ignored", order)
+    posted = posting.post_gateway_fee(order, fee, reference, now)
+    return PaymentOutcome("fee_recorded" if posted else "ignored", order)
 
 
 # ---------------------------------------------------------------- reading

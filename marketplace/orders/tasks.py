@@ -111,7 +111,8 @@ def sweep() -> dict:
 
 
 def queue_followups(order_id: int, work) -> None:
-    """Queue the work an order change calls for, after its commit: "fulfil", "confirmation", "refund:<id>".
+    """Queue the work an order change calls for, after its commit: "fulfil", "confirmation", "refund:<id>",
+    "fee:<balance transaction id>".
     A broker outage is logged, not raised: the change already happened, and the sweep retries fulfilment."""
     work = list(work)
     messages = []
@@ -120,7 +121,13 @@ def queue_followups(order_id: int, work) -> None:
         email = "confirmation" if "confirmation" in work else None
         messages.append((fulfil_order, (order_id, email)))
         work = [item for item in work if item not in ("fulfil", email)]
-    messages += [(send_order_email, (order_id, item)) for item in work]
+    for item in work:
+        if item.startswith("fee:"):
+            from marketplace.royalties.tasks import fetch_gateway_fee
+
+            messages.append((fetch_gateway_fee, (order_id, item.split(":", 1)[1])))
+        else:
+            messages.append((send_order_email, (order_id, item)))
     for task, args in messages:
         try:
             task.delay(*args)

@@ -89,6 +89,10 @@ def apply_event(event: dict, gateway: str) -> orders.PaymentOutcome:
         result = orders.record_payment_failure(order, str(error.get("message") or error.get("code") or ""))
     elif event_type == "checkout.session.async_payment_failed":
         result = orders.record_payment_failure(order, "the delayed payment did not go through")
+    elif event_type == "charge.dispute.created":
+        result = orders.record_chargeback(order, str(obj.get("id") or ""), _int(obj.get("amount")), obj.get("currency"), now)
+    elif event_type in ("charge.succeeded", "charge.updated"):
+        result = _gateway_fee(order, obj.get("balance_transaction"), now)
     elif event_type == "charge.refunded":
         refunds = ((obj.get("refunds") or {}).get("data") or [{}])
         result = orders.record_external_refund(order, int(obj.get("amount_refunded") or 0), refunds[0].get("id"), now)
@@ -103,7 +107,25 @@ def apply_event(event: dict, gateway: str) -> orders.PaymentOutcome:
     return result
 
 
+def _int(value) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _gateway_fee(order: Order, balance_transaction, now) -> orders.PaymentOutcome:
+    """A charge's balance transaction says what the provider kept. An expanded one is posted at once; an id
+    alone is looked up after the commit (royalties.tasks.fetch_gateway_fee)."""
+    if isinstance(balance_transaction, dict):
+        return orders.record_gateway_fee(order, _int(balance_transaction.get("fee")), balance_transaction.get("id"), now)
+    if isinstance(balance_transaction, str) and balance_transaction:
+        return orders.PaymentOutcome("fee_pending", order, (f"fee:{balance_transaction}",))
+    return orders.PaymentOutcome("ignored", order)
+
+
 HANDLED = (
     "checkout.session.completed", "checkout.session.async_payment_succeeded", "checkout.session.async_payment_failed",
-    "checkout.session.expired", "payment_intent.payment_failed", "charge.refunded",
+    "checkout.session.expired", "payment_intent.payment_failed", "charge.refunded", "charge.dispute.created",
+    "charge.succeeded", "charge.updated",
 )
