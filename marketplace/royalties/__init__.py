@@ -6,7 +6,9 @@ marketplace.orders posts through `royalties.posting` inside the transaction that
 from __future__ import annotations
 
 #: the blueprints, one module each: split rules, earnings and statements, payouts
-BLUEPRINT_MODULES = ("split_views", "split_api", "earnings_views", "earnings_api", "payout_views", "payout_api")
+BLUEPRINT_MODULES = (
+    "split_views", "split_api", "statement_views", "earnings_api", "earnings_views", "payout_views", "payout_api",
+)
 
 
 def init_app(app) -> None:
