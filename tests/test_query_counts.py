@@ -53,6 +53,10 @@ ORDER_CREATE_STATEMENTS = 10
 #: (1), plus what the product kind does to deliver a line
 WEBHOOK_STATEMENTS = 6
 FULFILMENT_STATEMENTS = 6
+#: the royalty split posted when the order is paid: the lines' split rules (active versions, then the default
+#: rule with any fee override), the transaction, the accounts (read, and here created: first sale for all three)
+#: and the entries in one executemany
+LEDGER_POSTING_STATEMENTS = 9
 
 
 def test_the_checkout_requests_run_a_fixed_small_number_of_statements(client, make):
@@ -89,3 +93,6 @@ def test_the_checkout_requests_run_a_fixed_small_number_of_statements(client, ma
     assert len(counted(cart_add)) == CART_ADD_STATEMENTS, cart_add
     assert len(counted(order_create)) == ORDER_CREATE_STATEMENTS, order_create
     assert len(counted(webhook, money_path)) == WEBHOOK_STATEMENTS + FULFILMENT_STATEMENTS, webhook
+    ledger = ("royalty_splits", "royalty_split_parties", "royalty_listing_fees", "ledger_accounts",
+              "ledger_transactions", "ledger_entries")
+    assert len(counted(webhook, ledger)) == LEDGER_POSTING_STATEMENTS, [s for s in webhook if s in counted(webhook, ledger)]

@@ -352,14 +352,15 @@ def mark_paid(order: Order, payment_reference: str | None, amount: int | None, c
     from marketplace.royalties import posting
 
     order.paid_at = now
-    posting.post_sale(order, now)
     if late:
         order.needs_attention = True
         order.attention_note = HistoryNote.LATE_PAYMENT
         _move(order, OrderStatus.PAID, None, HistoryNote.LATE_PAYMENT)
-        return PaymentOutcome("late_payment", order, ("fulfil", "confirmation"))
-    _move(order, OrderStatus.PAID)
-    return PaymentOutcome("paid", order, ("fulfil", "confirmation"))
+    else:
+        _move(order, OrderStatus.PAID)
+    # after the order's changes, so they are flushed in one UPDATE when the posting first reads
+    posting.post_sale(order, now)
+    return PaymentOutcome("late_payment" if late else "paid", order, ("fulfil", "confirmation"))
 
 
 def _release(order: Order) -> None:
