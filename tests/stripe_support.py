@@ -4,7 +4,8 @@ It speaks the parts Encore uses: Checkout Sessions and refunds, form-encoded nes
 keys, Stripe's error shape, and idempotency keys (a repeated key on the same path replays the stored answer,
 and a repeated key with different params is refused as Stripe does). Switches make the next requests fail
 (`fail_next`) or hang past the client's timeout (`hang_next`); `complete_session` plays the buyer paying, so
-refunds have a PaymentIntent to refer to.
+refunds have a PaymentIntent to refer to. Connect: transfers to connected accounts (`add_account` makes one
+Stripe knows), account look-ups, and balance transactions with a fee (`add_balance_transaction`).
 """
 from __future__ import annotations
 
@@ -92,6 +93,9 @@ class FakeStripe:
     sessions: dict[str, dict] = field(default_factory=dict)
     refunds: dict[str, dict] = field(default_factory=dict)
     payment_intents: dict[str, dict] = field(default_factory=dict)
+    transfers: dict[str, dict] = field(default_factory=dict)
+    accounts: dict[str, dict] = field(default_factory=dict)
+    balance_transactions: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self):
         self.lock = threading.Lock()
@@ -118,6 +122,9 @@ class FakeStripe:
             self.sessions.clear()
             self.refunds.clear()
             self.payment_intents.clear()
+            self.transfers.clear()
+            self.accounts.clear()
+            self.balance_transactions.clear()
             self._idempotent.clear()
             self._failures.clear()
             self._hangs.clear()
@@ -144,6 +151,25 @@ class FakeStripe:
             self.payment_intents[intent["id"]] = intent
             session.update(status="complete", payment_status="paid", payment_intent=intent["id"])
             return intent["id"]
+
+    # Connect's side
+
+    def add_account(self, account_id: str | None = None, payouts_enabled: bool = True) -> str:
+        """A connected account Stripe knows; answers its id."""
+        account_id = account_id or f"acct_1{secrets.token_hex(8)}"  # Stripe's shape: letters and digits only
+        with self.lock:
+            self.accounts[account_id] = {"id": account_id, "object": "account", "country": "CN",
+                                         "payouts_enabled": payouts_enabled, "charges_enabled": True}
+        return account_id
+
+    def add_balance_transaction(self, fee: int, amount: int = 0, currency: str = "cny") -> str:
+        """A balance transaction (what a charge left in the platform's balance) with the fee Stripe kept."""
+        transaction_id = new_id("txn")
+        with self.lock:
+            self.balance_transactions[transaction_id] = {
+                "id": transaction_id, "object": "balance_transaction", "amount": amount, "fee": fee,
+                "net": amount - fee, "currency": currency, "type": "charge", "status": "available"}
+        return transaction_id
 
     # endpoints: each answers (status, body)
 
@@ -213,10 +239,74 @@ class FakeStripe:
         self.refunds[refund["id"]] = refund
         return 200, refund
 
+    def _create_transfer(self, params: dict) -> tuple[int, dict]:
+        try:
+            amount = int(params.get("amount", ""))
+        except ValueError:
+            return 400, stripe_error(400, "Invalid integer: amount.", param="amount")
+        if amount <= 0:
+            return 400, stripe_error(400, "Amount must be at least 1.", param="amount")
+        currency = params.get("currency") or ""
+        if not currency or currency != currency.lower():
+            return 400, stripe_error(400, "Invalid currency.", param="currency")
+        destination = params.get("destination", "")
+        account = self.accounts.get(destination)
+        if account is None:
+            return 400, stripe_error(400, f"No such destination: '{destination}'", code="resource_missing",
+                                     param="destination")
+        if not account["payouts_enabled"]:
+            return 400, stripe_error(400, "The destination account cannot receive transfers.",
+                                     code="account_invalid", param="destination")
+        transfer = {
+            "id": new_id("tr"),
+            "object": "transfer",
+            "amount": amount,
+            "currency": currency,
+            "destination": destination,
+            "metadata": params.get("metadata") or {},
+            "transfer_group": params.get("transfer_group"),
+            "reversed": False,
+            "created": int(time.time()),
+        }
+        self.transfers[transfer["id"]] = transfer
+        return 200, transfer
+
+    def _retrieve(self, collection: dict, kind: str, object_id: str) -> tuple[int, dict]:
+        found = collection.get(object_id)
+        if found is None:
+            return 404, stripe_error(404, f"No such {kind}: '{object_id}'", code="resource_missing", param="id")
+        return 200, found
+
+    def _retrieve_account(self, _params: dict, account_id: str) -> tuple[int, dict]:
+        return self._retrieve(self.accounts, "account", account_id)
+
+    def _retrieve_balance_transaction(self, _params: dict, transaction_id: str) -> tuple[int, dict]:
+        return self._retrieve(self.balance_transactions, "balance transaction", transaction_id)
+
     ROUTES = {
         ("POST", "/v1/checkout/sessions"): "_create_checkout_session",
         ("POST", "/v1/refunds"): "_create_refund",
+        ("POST", "/v1/transfers"): "_create_transfer",
     }
+    #: routes ending in an object's id: (method, path prefix) -> handler taking (params, id)
+    OBJECT_ROUTES = {
+        ("GET", "/v1/accounts/"): "_retrieve_account",
+        ("GET", "/v1/balance_transactions/"): "_retrieve_balance_transaction",
+    }
+
+    def _route(self, method: str, path: str):
+        route = self.ROUTES.get((method, path))
+        if route is not None:
+            return getattr(self, route), ()
+        for (route_method, prefix), name in self.OBJECT_ROUTES.items():
+            object_id = path[len(prefix):]
+            if method == route_method and path.startswith(prefix) and object_id and "/" not in object_id:
+                return getattr(self, name), (object_id,)
+        return None, ()
+
+    def transfer_count(self) -> int:
+        with self.lock:
+            return len(self.transfers)
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: str) -> tuple[int, dict, dict]:
         """Answers (status, JSON body, extra headers) the way Stripe would."""
@@ -233,7 +323,7 @@ class FakeStripe:
             authorization = headers.get("authorization", "")
             if not authorization.startswith("Bearer sk_test_"):
                 return 401, stripe_error(401, "Invalid API Key provided."), {}
-            route = self.ROUTES.get((method, path))
+            route, args = self._route(method, path)
             if route is None:
                 return 404, stripe_error(404, f"Unrecognized request URL ({method}: {path})."), {}
             key = headers.get("idempotency-key")
@@ -244,7 +334,7 @@ class FakeStripe:
                         400, "Keys for idempotent requests can only be used with the same parameters they were "
                         "first used with.", code="idempotency_key_in_use"), {}
                 return status, stored, {"Idempotent-Replayed": "true"}
-            status, answer = getattr(self, route)(params)
+            status, answer = route(params, *args)
             if key:
                 self._idempotent[(path, key)] = (params, status, answer)
             return status, answer, {}
@@ -305,3 +395,23 @@ def fake_stripe():
     fake.stopping.set()
     server.shutdown()
     server.server_close()
+
+
+STRIPE_TEST_SECRET_KEY = "sk_test_encore_payouts"
+STRIPE_TEST_WEBHOOK_SECRET = "whsec_test_encore_payouts"
+_STRIPE_SETTINGS = ("ENCORE_PAYMENT_GATEWAY", "ENCORE_STRIPE_SECRET_KEY", "ENCORE_STRIPE_WEBHOOK_SECRET",
+                    "ENCORE_STRIPE_API_BASE")
+
+
+@pytest.fixture
+def stripe_gateway_mode(app, fake_stripe):
+    """The session app switched to the Stripe gateway (and Stripe payouts) talking to the local fake."""
+    from marketplace.payments import reset_gateway
+
+    saved = {key: app.config.get(key) for key in _STRIPE_SETTINGS}
+    app.config.update(ENCORE_PAYMENT_GATEWAY="stripe", ENCORE_STRIPE_SECRET_KEY=STRIPE_TEST_SECRET_KEY,
+                      ENCORE_STRIPE_WEBHOOK_SECRET=STRIPE_TEST_WEBHOOK_SECRET, ENCORE_STRIPE_API_BASE=fake_stripe.url)
+    reset_gateway(app)
+    yield fake_stripe
+    app.config.update(saved)
+    reset_gateway(app)

@@ -88,3 +88,15 @@ class PaymentGateway(Protocol):
     def refund(self, request: RefundRequest) -> str:
         """Send money back; answers the provider's refund id. Idempotent per refund id.
         :raise GatewayUnavailable: the provider failed or refused"""
+
+
+class PayoutRefused(ServiceError):
+    """The provider refused a payout for good (a 4xx: an invalid or closed destination account, insufficient
+    platform funds): retrying the same request would be refused again, so the payout is failed and reversed."""
+
+    status_code = 409
+
+
+def payout_idempotency_key(payout_id: int) -> str:
+    """The key every attempt to send one payout carries, so the provider moves its money once."""
+    return f"encore-payout-{payout_id}"

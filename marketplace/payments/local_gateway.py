@@ -80,6 +80,35 @@ def completed_event(order, amount: int | None = None) -> dict:
     })
 
 
+def local_fee(total: int, fee_bp: int) -> int:
+    """The pretend processing fee: `fee_bp` basis points of the payment, rounded half up."""
+    return (total * fee_bp + 5_000) // 10_000
+
+
+def charge_succeeded_event(order, fee: int) -> dict:
+    """The charge behind a paid order, with its balance transaction expanded as Stripe can send it: what the
+    provider kept (`fee`) is posted to the ledger by the same webhook handler."""
+    return _event("charge.succeeded", {
+        "id": f"ch_local_{order.number}",
+        "object": "charge",
+        "amount": order.total,
+        "amount_captured": order.total,
+        "currency": order.currency.lower(),
+        "payment_intent": order.payment_reference or payment_intent_id(order),
+        "metadata": _metadata(order),
+        "paid": True,
+        "status": "succeeded",
+        "balance_transaction": {
+            "id": f"txn_local_{order.number}",
+            "object": "balance_transaction",
+            "amount": order.total,
+            "fee": fee,
+            "net": order.total - fee,
+            "currency": order.currency.lower(),
+        },
+    })
+
+
 def expired_event(order) -> dict:
     return _event("checkout.session.expired", {
         "id": order.payment_session_id or f"cs_local_{order.number}",

@@ -21,7 +21,9 @@ from marketplace.payments.gateway import (
     GatewayUnavailable,
     PaymentRequest,
     PaymentSession,
+    PayoutRefused,
     RefundRequest,
+    payout_idempotency_key,
 )
 
 log = logging.getLogger(__name__)
@@ -135,6 +137,62 @@ class StripeGateway:
                 _("The payment provider did not accept the refund; no money was sent back. Try again in a moment.")
             ) from error
         return refund.id
+
+    # ------------------------------------------------------------ Connect: payouts to streamers and brands
+
+    def transfer(self, payout_id: int, amount: int, currency: str, destination: str, metadata: dict) -> str:
+        """Send `amount` to the connected account `destination`; answers the transfer id (tr_...). Every
+        attempt for one payout carries the same idempotency key, so a retry after a timeout moves money once.
+        :raise PayoutRefused: Stripe refused for good (4xx) :raise GatewayUnavailable: no answer, 429 or 5xx"""
+        params = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "destination": destination,
+            "metadata": {key: _metadata_value(value) for key, value in {**metadata, "payout_id": payout_id}.items()},
+            "transfer_group": f"payout-{payout_id}",
+        }
+        try:
+            transfer = self.client.v1.transfers.create(params, {"idempotency_key": payout_idempotency_key(payout_id)})
+        except stripe.StripeError as error:
+            log.warning("Stripe transfer for payout %s failed: %s", payout_id, _describe(error))
+            if _is_permanent(error):
+                raise PayoutRefused(error.user_message or str(error) or _("The payment provider refused the payout.")) from error
+            raise GatewayUnavailable(
+                _("The payment provider could not be reached; the payout will be tried again.")
+            ) from error
+        return transfer.id
+
+    def connected_account(self, account_id: str) -> dict:
+        """The connected account as Stripe knows it (id, charges/payouts enabled, country).
+        :raise PayoutRefused: Stripe does not know it :raise GatewayUnavailable: no answer"""
+        try:
+            account = self.client.v1.accounts.retrieve(account_id)
+        except stripe.StripeError as error:
+            log.warning("Stripe account lookup %s failed: %s", account_id, _describe(error))
+            if _is_permanent(error):
+                raise PayoutRefused(_("Stripe does not know this account.")) from error
+            raise GatewayUnavailable(_("Stripe could not be reached to check the account. Try again in a moment.")) from error
+        return {
+            "id": account.id,
+            "payouts_enabled": bool(getattr(account, "payouts_enabled", False)),
+            "country": getattr(account, "country", None),
+        }
+
+    def balance_transaction_fee(self, balance_transaction_id: str) -> int:
+        """The fee (minor units) Stripe kept from the payment this balance transaction records.
+        :raise GatewayUnavailable: no answer, or Stripe refused"""
+        try:
+            transaction = self.client.v1.balance_transactions.retrieve(balance_transaction_id)
+        except stripe.StripeError as error:
+            log.warning("Stripe balance transaction %s lookup failed: %s", balance_transaction_id, _describe(error))
+            raise GatewayUnavailable(_("The payment provider could not be reached.")) from error
+        return int(getattr(transaction, "fee", 0) or 0)
+
+
+def _is_permanent(error: stripe.StripeError) -> bool:
+    """A 4xx other than 429 (rate limit) and 409 (the same key still in flight): asking again changes nothing."""
+    status = error.http_status
+    return status is not None and 400 <= status < 500 and status not in (409, 429)
 
 
 def sign_payload(payload: bytes, secret: str, timestamp: int | None = None) -> str:

@@ -38,6 +38,22 @@ def _local_order(token: str) -> tuple[Order, dict]:
     return order, data
 
 
+def _report_local_fee(order_id: int) -> None:
+    """With ENCORE_LOCAL_GATEWAY_FEE_BP set, the pretend provider also reports the fee it kept, as Stripe's
+    charge.succeeded does, so the ledger's fee postings are exercised without Stripe."""
+    fee_bp = current_app.config.get("ENCORE_LOCAL_GATEWAY_FEE_BP") or 0
+    if fee_bp <= 0:
+        return
+    order = db.session.get(Order, order_id)  # read afresh: the payment was committed by the handler
+    if order is None:
+        return
+    fee = local_gateway.local_fee(order.total, fee_bp)
+    if fee <= 0:
+        return
+    payload, header = local_gateway.signed(local_gateway.charge_succeeded_event(order, fee), webhook_secret())
+    webhooks.receive(payload, header)
+
+
 @bp.get("/pay/local/<token>")
 def local_pay(token: str):
     order, data = _local_order(token)
@@ -57,6 +73,7 @@ def local_pay_submit(token: str):
     payload, header = local_gateway.signed(event, webhook_secret())
     webhooks.receive(payload, header)
     if event["type"] == "checkout.session.completed":
+        _report_local_fee(order.id)
         return redirect(data["ok"])
     flash(_("The payment was declined. Try again, or go back to your order."), "error")
     return redirect(request.path)
