@@ -192,12 +192,36 @@ def _ensure_listing(spec: DemoListing, owner, operator, storage) -> bool:
     kind = kinds.get(spec.kind)
     if kind is not None and kind.prepare_demo is not None:
         kind.prepare_demo(listing, owner)
+    if spec.cobranded:
+        _demo_split(listing, owner)
     catalog.submit_listing(owner, listing)
     catalog.approve_listing(operator, listing)
     catalog.publish_listing(owner, listing)
     if spec.featured:
         catalog.set_featured(operator, listing, True)
     return True
+
+
+#: a co-branded listing's split: the streamer 70%, the brand 20%, the platform's fee (10% by default) the rest
+DEMO_BRAND_SHARE_BP = 2000
+
+
+def _demo_split(listing, owner) -> None:
+    """The streamer proposes the co-branded split and the brand's manager accepts it, as they would on the site."""
+    from marketplace.royalties import splits
+
+    brand = accounts.find_brand(BRAND_SLUG)
+    if brand is None or not brand.memberships:
+        return
+    now = utcnow()
+    fee = splits.platform_fee_bp(listing.id)
+    split = splits.set_split(owner, listing, [
+        {"user_id": owner.id, "role": "creator", "bp": 10_000 - fee - DEMO_BRAND_SHARE_BP},
+        {"brand_id": brand.id, "role": "co_brand", "bp": DEMO_BRAND_SHARE_BP},
+    ], now)
+    manager = brand.memberships[0].user
+    for party in split.waiting_for:
+        splits.accept_share(manager, party.id, now)
 
 
 def _minor(text: str, currency: str) -> int:
@@ -220,6 +244,7 @@ def seed_demo(echo=click.echo) -> dict:
                 created_listings += 1
     _ensure_demo_files(storage)
     orders = _ensure_demo_order(users["fan"])
+    orders += _ensure_demo_sales(users["fan"])
     return {"accounts": created_accounts, "listings": created_listings, "orders": orders}
 
 
@@ -275,28 +300,57 @@ DEMO_ORDER_SLUGS = ("growing-a-fan-community", "cat-emotes-vol-1")
 
 def _ensure_demo_order(fan) -> int:
     """Buy the demo fan's order through the real cart, checkout, payment and fulfilment rules, once."""
-    from datetime import timedelta
-
-    from marketplace.cart import services as cart_services
-    from marketplace.orders import services as orders
     from marketplace.orders.models import Order
 
     if db.session.scalar(select(Order.id).where(Order.buyer_id == fan.id).limit(1)) is not None:
         return 0
+    return _buy(fan, DEMO_ORDER_SLUGS, utcnow())
+
+
+#: earlier sales, one every few days over the past weeks, so the earnings pages have a history to chart:
+#: (days ago, slugs bought together)
+DEMO_SALES = (
+    (75, ("streaming-101",)), (68, ("cat-emotes-vol-2", "drawing-emotes-from-scratch")), (61, ("lumen-flagship-studio",)),
+    (54, ("cyber-neon-emotes",)), (47, ("selling-on-live", "panda-daily-stickers")), (40, ("lumen-flagship-studio",)),
+    (33, ("obs-scene-building",)), (26, ("warm-bedroom-studio",)), (19, ("lighting-your-stream-room", "pixel-monsters")),
+    (12, ("lumen-flagship-studio",)), (5, ("cheer-squad-emotes", "tea-house-set")), (1, ("audio-for-streamers",)),
+)
+
+
+def _buy(fan, slugs, when) -> int:
+    """One paid and delivered order of these listings at `when`, through the real checkout and payment rules."""
+    from datetime import timedelta
+
+    from marketplace.cart import services as cart_services
+    from marketplace.orders import services as orders
+
     cart = cart_services.user_cart(fan)
-    for slug in DEMO_ORDER_SLUGS:
+    for slug in slugs:
         listing = db.session.scalar(select(Listing).where(Listing.slug == slug))
         if listing is not None and listing.is_public:
             cart_services.add_line(cart, listing.id)
     if not cart.lines:
         return 0
-    now = utcnow()
-    order = orders.place_order(fan, "CNY", None, now, "local", timedelta(hours=1), fan.locale)
+    order = orders.place_order(fan, "CNY", None, when, "local", timedelta(hours=1), fan.locale)
     order.payment_reference = f"pi_local_{order.number}"
-    orders.mark_paid(order, order.payment_reference, order.total, order.currency, now)
+    orders.mark_paid(order, order.payment_reference, order.total, order.currency, when)
     db.session.flush()
-    orders.fulfil_order(order.id, now)
+    orders.fulfil_order(order.id, when)
     return 1
+
+
+def _ensure_demo_sales(fan) -> int:
+    """The demo's sales history (once: only while the fan has just the one demo order)."""
+    from datetime import timedelta
+
+    from sqlalchemy import func
+
+    from marketplace.orders.models import Order
+
+    if db.session.scalar(select(func.count(Order.id)).where(Order.buyer_id == fan.id)) != 1:
+        return 0
+    now = utcnow()
+    return sum(_buy(fan, slugs, now - timedelta(days=days, hours=3)) for days, slugs in DEMO_SALES)
 
 
 def _login_table(created: list[str]) -> str:
