@@ -14,7 +14,8 @@ from werkzeug.routing import BuildError
 from app.db import utcnow
 from app.errors import PermissionDenied
 from app.i18n import current_locale
-from marketplace.royalties import earnings, ledger
+from marketplace.royalties import earnings as reads  # the page function below is named `earnings`
+from marketplace.royalties import ledger
 from marketplace.royalties.charts import bar_chart_svg
 from marketplace.royalties.parties import party_for, parties_of
 
@@ -75,9 +76,9 @@ def earnings():
     brand = request.args.get("brand") or None
     party = party_for(current_user, brand)
     grain = request.args.get("grain", "week")
-    if grain not in earnings.GRAINS:
+    if grain not in reads.GRAINS:
         grain = "week"
-    currencies = earnings.party_currencies(party)
+    currencies = reads.party_currencies(party)
     currency = chosen_currency(request.args.get("currency"), currencies)
     parties = parties_of(current_user)
     if party.key not in {other.key for other in parties}:  # an operator looking at a brand they are not in
@@ -93,14 +94,14 @@ def earnings():
         "series": [], "chart": None, "top": [], "lines": [],
     }
     if currency is not None:
-        series = earnings.earnings_series(party, currency, grain, PERIODS, utcnow().date())
+        series = reads.earnings_series(party, currency, grain, PERIODS, utcnow().date())
         context.update(
             series=series,
             chart=charts(series, grain, chart_titles()[grain]),
             total_earned=sum((period.earned for period in series[1:]), series[0].earned),
             total_refunded=sum((period.refunded for period in series[1:]), series[0].refunded),
-            top=earnings.top_listings(party, currency),
-            lines=earnings.recent_lines(party, currency),
+            top=reads.top_listings(party, currency),
+            lines=reads.recent_lines(party, currency),
         )
     return render_template("royalties/earnings.html", kind_label=kind_label, **context)
 
@@ -120,10 +121,10 @@ def operator_ledger():
     the whole ledger sums to zero."""
     if not current_user.is_operator:
         raise PermissionDenied(_("Only operators can see the ledger."))
-    summary = earnings.platform_summary()
+    summary = reads.platform_summary()
     today = utcnow().date()
     revenue_charts = {
-        row.currency: charts(earnings.platform_series(row.currency, "week", PERIODS, today), "week",
+        row.currency: charts(reads.platform_series(row.currency, "week", PERIODS, today), "week",
                              _("Platform revenue per week"))
         for row in summary.currencies
     }
