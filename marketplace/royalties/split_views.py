@@ -221,6 +221,8 @@ def _split_page(listing: Listing, form: SplitForm | None = None, fee_errors: lis
     if form is None:
         form = _form_from(listing, pending or active)
     else:
+        while form.rows and form.rows[-1].blank and not form.rows[-1].errors:
+            form.rows.pop()  # the blank rows typed past are offered afresh
         form.rows = _padded(form.rows)
     owner = listing.creator.user
     return render_template(
@@ -230,8 +232,8 @@ def _split_page(listing: Listing, form: SplitForm | None = None, fee_errors: lis
         fee_value=fee_value if fee_value is not None else percent_input(fee_bp),
         is_published=listing.status == ListingStatus.PUBLISHED, is_archived=listing.status == ListingStatus.ARCHIVED,
         roles=[(role.value, splits.role_label(role)) for role in SplitRole],
-        bearers=[(FeeBearer.PLATFORM.value, _("Encore (the platform) bears payment fees")),
-                 (FeeBearer.SHARED.value, _("Everyone bears payment fees in proportion to their share"))],
+        bearers=[(FeeBearer.PLATFORM.value, _("Encore pays them")),
+                 (FeeBearer.SHARED.value, _("Everyone, in proportion to their share"))],
         share_percent=share_percent, role_label=splits.role_label, status_label=splits.status_label,
         PROPOSED=SplitStatus.PROPOSED,
     ), status
