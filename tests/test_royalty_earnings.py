@@ -255,7 +255,7 @@ def test_gridline_labels_use_the_readers_locale():
 def test_a_narrow_chart_thins_its_x_labels_but_keeps_the_newest():
     series = weekly([(100, 0)] * 12)
     labels = [f"Nov {index}" for index in range(12)]
-    wide = parse(bar_chart_svg(series, labels=labels, width=720, locale="en"))
+    wide = parse(bar_chart_svg(series, labels=labels, width=960, locale="en"))
     narrow = parse(bar_chart_svg(series, labels=labels, width=360, locale="en"))
     wide_labels = [text.text for text in wide.findall(f"{SVG}text[@class='x-label']")]
     narrow_labels = [text.text for text in narrow.findall(f"{SVG}text[@class='x-label']")]

@@ -20,8 +20,8 @@ REFUNDED_COLOUR = "#e8407a"
 GRID_COLOUR = "#e2e0ec"
 TEXT_COLOUR = "#6b6880"
 FONT_SIZE = 12
-#: room each x label needs, in SVG units at FONT_SIZE
-LABEL_ROOM = 52
+#: the least room an x label takes, in SVG units at FONT_SIZE
+LABEL_ROOM = 40
 
 
 def nice_step(span: int, steps: int = 4) -> int:
@@ -50,17 +50,22 @@ def text_width(text: str) -> float:
     return sum(FONT_SIZE if ord(char) > 0x2E80 else FONT_SIZE * 0.6 for char in text)
 
 
-def _label_step(count: int, width: int) -> int:
-    fits = max(1, (width - 60) // LABEL_ROOM)
-    return max(1, math.ceil(count / fits))
+def _label_step(labels: list[str], plot_width: float) -> int:
+    """Show every n-th x label so that labels never touch: n from the widest label and the room per bar."""
+    widest = max(text_width(label) for label in labels)
+    room = max(LABEL_ROOM, widest + 16)
+    # the last label may be pushed left by up to half its width to stay inside the chart
+    fits = max(1, int((plot_width - widest / 2) // room))
+    return max(1, math.ceil(len(labels) / fits))
 
 
 def bar_chart_svg(series, *, labels, width: int = 640, height: int = 220, locale: str = "en",
-                  title: str | None = None) -> Markup:
+                  title: str | None = None, legend: tuple[str, str] | None = None) -> Markup:
     """Bars of what was earned per period (up) and what refunds took back (down, in another colour).
 
     `series` is a list of (period start, earned Money, refunded Money) in one currency, oldest first; `labels`
-    the x label of each period. Every bar has a <title> for hover; the aria-label sums the whole chart up.
+    the x label of each period; `legend` names the two kinds of bar (default: Earned, Refunded). Every bar has
+    a <title> for hover; the aria-label sums the whole chart up.
     """
     series = list(series)
     labels = [str(label) for label in labels]
@@ -88,10 +93,10 @@ def bar_chart_svg(series, *, labels, width: int = 640, height: int = 220, locale
 
     slot = plot_width / len(series)
     bar_width = max(2.0, slot * 0.64)
-    label_step = _label_step(len(series), width)
+    label_step = _label_step(labels, plot_width)
 
     parts: list[str] = []
-    parts.append(_legend(left))
+    parts.append(_legend(left, legend))
     for value, text in zip(ticks, tick_labels):
         parts.append(
             f'<line class="grid{" zero" if value == 0 else ""}" x1="{left}" x2="{width - right}" '
@@ -118,8 +123,7 @@ def bar_chart_svg(series, *, labels, width: int = 640, height: int = 220, locale
         parts.append("</g>")
         # thin the labels from the newest backwards, so the current period is always named
         if (len(series) - 1 - index) % label_step == 0:
-            parts.append(f'<text class="x-label" x="{x + bar_width / 2:.1f}" y="{height - 6}" '
-                         f'text-anchor="middle">{escape(label)}</text>')
+            parts.append(_x_label(label, x + bar_width / 2, height - 6, width))
 
     summary = _summary(title, labels, series, locale)
     return Markup(
@@ -130,8 +134,19 @@ def bar_chart_svg(series, *, labels, width: int = 640, height: int = 220, locale
     )
 
 
-def _legend(left: int) -> str:
-    earned, refunded = escape(_("Earned")), escape(_("Refunded"))
+def _x_label(label: str, centre: float, y: int, width: int) -> str:
+    """A label centred under its bar, kept inside the chart at either end (a long last label is right-aligned)."""
+    half = text_width(label) / 2
+    x, anchor = centre, "middle"
+    if centre + half > width - 2:
+        x, anchor = width - 2, "end"
+    elif centre - half < 2:
+        x, anchor = 2, "start"
+    return f'<text class="x-label" x="{x:.1f}" y="{y}" text-anchor="{anchor}">{escape(label)}</text>'
+
+
+def _legend(left: int, names: tuple[str, str] | None) -> str:
+    earned, refunded = (escape(name) for name in (names or (_("Earned"), _("Refunded"))))
     second = left + 18 + int(text_width(str(earned))) + 16
     return (
         f'<g class="legend"><rect x="{left}" y="6" width="12" height="12" rx="2" fill="{EARNED_COLOUR}"/>'

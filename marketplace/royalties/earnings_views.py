@@ -24,7 +24,7 @@ bp = Blueprint("royalties_earnings_views", __name__, template_folder="templates"
 #: how many periods the chart shows
 PERIODS = 12
 #: the chart drawn for wide screens and the one for phones (SVG units; the text keeps its size in each)
-WIDE, NARROW = 720, 360
+WIDE, NARROW = 960, 360
 #: how each grain names a period on the x axis (a CLDR skeleton: the reader's language orders it)
 LABEL_SKELETONS = {"day": "MMMd", "week": "MMMd", "month": "yMMM"}
 
@@ -42,13 +42,16 @@ def period_labels(series, grain: str) -> list[str]:
     return [format_skeleton(LABEL_SKELETONS[grain], period.start, locale=locale) for period in series]
 
 
-def charts(series, grain: str, title: str) -> dict:
-    """The wide and the narrow SVG of one series."""
+def charts(series, grain: str, title: str, legend: tuple[str, str] | None = None) -> dict:
+    """The wide and the narrow SVG of one series, and its title."""
     labels = period_labels(series, grain)
     locale = current_locale()
     return {
-        "wide": bar_chart_svg(series, labels=labels, width=WIDE, height=240, locale=locale, title=title),
-        "narrow": bar_chart_svg(series, labels=labels, width=NARROW, height=240, locale=locale, title=title),
+        "title": title,
+        "wide": bar_chart_svg(series, labels=labels, width=WIDE, height=260, locale=locale, title=title,
+                              legend=legend),
+        "narrow": bar_chart_svg(series, labels=labels, width=NARROW, height=240, locale=locale, title=title,
+                                legend=legend),
     }
 
 
@@ -125,7 +128,7 @@ def operator_ledger():
     today = utcnow().date()
     revenue_charts = {
         row.currency: charts(reads.platform_series(row.currency, "week", PERIODS, today), "week",
-                             _("Platform revenue per week"))
+                             _("Platform revenue per week"), legend=(_("Revenue"), _("Refunded")))
         for row in summary.currencies
     }
     return render_template("royalties/ledger_check.html", summary=summary, revenue_charts=revenue_charts,
