@@ -8,6 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from flask import url_for
 from sqlalchemy import insert
 
 from app.db import utcnow
@@ -105,6 +106,11 @@ def test_a_brand_member_sees_the_brands_earnings_and_an_outsider_is_refused(app,
     html = text_of(response)
     assert "Glow Co" in html and "2.00" in html  # the brand's 20% of 10.01
     assert f'brand={brand_id}' in html  # the party switch links the brand
+    # the brand's statement, in the currency shown (and its payouts, once that page exists)
+    assert f'href="/dashboard/earnings/statement?brand={brand_id}&amp;currency=CNY"' in html
+    if "royalties_payout_views.payouts_page" in app.view_functions:
+        with app.test_request_context():
+            assert f'href="{url_for("royalties_payout_views.payouts_page", brand=brand_id)}"' in html
     # the member's own page (no brand): nothing earned themself
     own = text_of(member_client.get("/dashboard/earnings"))
     assert "No earnings yet" in own and "Glow Co" in own
