@@ -186,3 +186,37 @@ def test_the_operator_page_warns_in_red_when_a_transaction_does_not_balance(app,
 def test_only_operators_may_see_the_ledger(app, make, who):
     user = {"fan": make.user, "streamer": make.streamer, "brand member": make.brand_member}[who]()
     assert logged_in(app, make, user).get("/operator/ledger").status_code == 403
+
+
+def test_the_dashboard_reads_a_fixed_number_of_queries_however_many_sales(app, client, make):
+    from tests.test_query_counts import count_queries
+
+    streamer = make.streamer()
+    headers = bearer_for(make, make.user())
+    page = logged_in(app, make, streamer)
+
+    def queries() -> int:
+        with count_queries() as counted:
+            assert page.get("/dashboard/earnings").status_code == 200
+        return len(counted)
+
+    buy(client, headers, published(make, streamer, "First course", 1000))
+    few = queries()
+    for number in range(4):
+        buy(client, headers, published(make, streamer, f"Course {number}", 700 + number))
+    assert queries() == few
+
+
+def test_each_currency_has_its_card_and_its_own_chart(app, client, make):
+    streamer = make.streamer()
+    listing = published(make, streamer, "Two-currency course", 1000)
+    headers = bearer_for(make, make.user())
+    buy(client, headers, listing)
+    buy(client, headers, listing, currency="USD")
+    page = english(logged_in(app, make, streamer))
+    html = text_of(page.get("/dashboard/earnings"))
+    assert 'id="balance-CNY"' in html and 'id="balance-USD"' in html
+    assert "Earnings in CNY" in html  # the first currency unless another is asked for
+    html = text_of(page.get("/dashboard/earnings?currency=usd&grain=day"))
+    assert "Earnings in USD" in html and "$2.70" in html  # 90% of 3.00
+    assert re.search(r'id="balance-USD"[^>]*aria-current="true"', html)
