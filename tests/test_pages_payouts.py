@@ -1,0 +1,131 @@
+"""The payout pages: a streamer connects a payout account and pays out from the page, sees why the button is
+disabled, switches to a brand of theirs; operators see every payout (failed ones with their reason), filter
+them and run payouts; everyone else is refused."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from marketplace.royalties import ledger
+from marketplace.royalties.models import Payout, PayoutAccount
+from tests import test_royalty_ledger as ledger_tests
+from tests.api_support import bearer_for
+from tests.page_support import logged_in, text_of
+from tests.stripe_support import fake_stripe, stripe_gateway_mode  # noqa: F401  (fixtures)
+from tests.test_royalty_payouts import earning_streamer
+
+PAGE = "/dashboard/payouts"
+
+
+def payouts_count() -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count(Payout.id)))
+
+
+def test_a_streamer_connects_an_account_and_pays_out_from_the_page(app, client, make):
+    streamer, _listing = earning_streamer(client, make)
+    browser = logged_in(app, make, streamer)
+
+    page = text_of(browser.get(PAGE))
+    assert "180.00" in page and "Connect a payout account first." in page
+    assert 'name="currency"' not in page  # no form to submit while the button is disabled
+
+    response = browser.post(f"{PAGE}/account", data={"external_id": "ICBC 6222 ···· 4321"})
+    assert response.status_code == 302
+    page = text_of(browser.get(PAGE))
+    assert "Your payout account was saved." in page and "ICBC 6222 ···· 4321" in page
+    assert 'name="currency" value="CNY"' in page
+
+    response = browser.post(f"{PAGE}/request", data={"currency": "CNY"}, follow_redirects=True)
+    page = text_of(response)
+    assert response.status_code == 200
+    assert "180.00 was paid out." in page
+    assert 'class="badge success">Paid' in page
+    assert "There is nothing to pay out." in page  # the balance is now zero
+    assert payouts_count() == 1 and ledger.check_ledger().sums_to_zero
+
+
+def test_refusals_show_the_page_again_with_the_reason(app, client, make):
+    streamer, _listing = earning_streamer(client, make, amount=5_000)  # earns 45.00
+    browser = logged_in(app, make, streamer)
+
+    response = browser.post(f"{PAGE}/account", data={"external_id": "ab"})
+    assert response.status_code == 422
+    assert "Name the account in 3 to 80 characters." in text_of(response)
+    assert 'value="ab"' in text_of(response)  # what was typed is kept
+    assert db.session.scalar(select(func.count(PayoutAccount.id))) == 0
+
+    browser.post(f"{PAGE}/account", data={"external_id": "my bank"})
+    page = text_of(browser.get(PAGE))
+    assert "Payouts start at" in page and "this balance is" in page
+
+    # the disabled button's request, sent anyway: 409, nothing paid
+    response = browser.post(f"{PAGE}/request", data={"currency": "CNY"})
+    assert response.status_code == 409 and "Payouts start at" in text_of(response)
+    response = browser.post(f"{PAGE}/request", data={"currency": "???"})
+    assert response.status_code == 422
+    assert payouts_count() == 0
+
+
+def test_brand_members_switch_to_the_brands_payouts_and_others_are_refused(app, client, make):
+    owner, designer = make.streamer(), make.user()
+    member = make.brand_member("Glow Co")
+    brand = member.memberships[0].brand
+    listing = ledger_tests.split_listing(make, owner, brand, designer, amount=60_000)
+    ledger_tests.buy(client, bearer_for(make, make.user()), listing)
+    browser = logged_in(app, make, member)
+
+    page = text_of(browser.get(PAGE))
+    assert f"{PAGE}?brand={brand.id}" in page  # the party switch
+    page = text_of(browser.get(f"{PAGE}?brand={brand.id}"))
+    assert "What Encore owes Glow Co" in page and "120.00" in page
+    browser.post(f"{PAGE}/account", data={"external_id": "Glow Co corporate", "brand": brand.id})
+    response = browser.post(f"{PAGE}/request", data={"currency": "CNY", "brand": brand.id})
+    assert response.headers["Location"].endswith(f"{PAGE}?brand={brand.id}")
+    payout = db.session.scalar(select(Payout))
+    assert (payout.brand_id, payout.amount, payout.status) == (brand.id, 12_000, "paid")
+
+    outsider = logged_in(app, make, owner)  # in the split, but not a member of the brand
+    assert outsider.get(f"{PAGE}?brand={brand.id}").status_code == 403
+    assert outsider.post(f"{PAGE}/request", data={"currency": "CNY", "brand": brand.id}).status_code == 403
+    assert outsider.post(f"{PAGE}/account", data={"external_id": "mine now", "brand": brand.id}).status_code == 403
+    assert outsider.get(f"{PAGE}?brand=987654").status_code == 404
+    assert payouts_count() == 1
+
+
+def test_signed_out_visitors_are_sent_to_the_login_page(client):
+    response = client.get(PAGE)
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert client.get("/operator/payouts").status_code == 302
+
+
+def test_operators_see_every_payout_and_failed_ones_with_their_reason(app, client, make, stripe_gateway_mode):
+    fake = stripe_gateway_mode
+    streamer, _listing = earning_streamer(client, make)
+    headers = bearer_for(make, streamer)
+    account = fake.add_account(payouts_enabled=False)  # Stripe refuses transfers to it
+    assert client.put("/api/v1/payouts/account", json={"external_id": account}, headers=headers).status_code == 200
+    assert client.post("/api/v1/payouts", json={"currency": "CNY"}, headers=headers).status_code == 201
+
+    assert logged_in(app, make, streamer).get("/operator/payouts").status_code == 403
+    operator = logged_in(app, make, make.operator())
+    page = text_of(operator.get("/operator/payouts"))
+    assert 'class="payout-row-failed"' in page and "cannot receive transfers" in page
+    assert "1 payout below failed" in page and account in page
+    assert 'class="payout-row-failed"' not in text_of(operator.get("/operator/payouts?status=paid"))
+    assert "No payouts with this status." in text_of(operator.get("/operator/payouts?status=paid"))
+    assert "cannot receive" in text_of(operator.get("/operator/payouts?status=failed"))
+
+
+def test_operators_run_payouts_from_the_page(app, client, make):
+    streamer, _listing = earning_streamer(client, make)
+    client.put("/api/v1/payouts/account", json={"external_id": "my bank"}, headers=bearer_for(make, streamer))
+    assert logged_in(app, make, streamer).post("/operator/payouts/run").status_code == 403
+    assert payouts_count() == 0
+
+    operator = logged_in(app, make, make.operator())
+    page = text_of(operator.post("/operator/payouts/run", follow_redirects=True))
+    assert "1 payout was created and is being sent." in page and 'class="badge success">Paid' in page
+    page = text_of(operator.post("/operator/payouts/run", follow_redirects=True))
+    assert "No balance is due: nothing was paid out." in page
+    assert payouts_count() == 1
