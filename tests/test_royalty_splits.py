@@ -3,6 +3,12 @@ for its parties and applies to later sales only; answering offered shares; an op
 refusal, with nothing stored."""
 from __future__ import annotations
 
+import json
+import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlalchemy import func, select
 
@@ -11,6 +17,7 @@ from app.extensions import db
 from marketplace.royalties import ledger, splits
 from marketplace.royalties.models import RoyaltySplit, SplitStatus
 from tests.api_support import assert_problem, bearer_for
+from tests.conftest import ON_POSTGRES
 from tests.order_support import buy
 
 
@@ -250,3 +257,85 @@ def test_the_split_endpoints_are_in_the_openapi_document(client):
     assert {"get", "put"} <= set(paths["/api/v1/listings/{listing_id}/split"])
     assert "post" in paths["/api/v1/splits/offers/{party_id}/decline"]
     assert "put" in paths["/api/v1/listings/{listing_id}/platform-fee"]
+
+
+def test_an_acceptance_carries_over_to_a_new_version_only_for_the_same_terms(client, make, cast):
+    owner = cast["owner"]
+    first = splits.set_split(owner, cast["listing"], three_way(cast), utcnow())
+    brand_share = first.waiting_for[0]
+    splits.accept_share(cast["member"], brand_share.id, utcnow())
+    db.session.commit()
+    # the designer's share changes: the brand agreed to exactly its 20% co-brand share already, the designer not
+    second = splits.set_split(owner, cast["listing"], three_way(cast, owner_bp=5500, designer_bp=1500), utcnow())
+    assert first.status == SplitStatus.WITHDRAWN
+    assert [p.name for p in second.waiting_for] == [cast["designer"].display_name]
+    # sharing payment fees changes what everyone receives: everyone else is asked again
+    third = splits.set_split(owner, cast["listing"], three_way(cast, owner_bp=5500, designer_bp=1500), utcnow(),
+                             gateway_fee_bearer="shared")
+    assert [p.brand_id or p.user_id for p in third.waiting_for] == [cast["brand"].id, cast["designer"].id]
+
+
+postgres_only = pytest.mark.skipif(not ON_POSTGRES, reason="row locks under concurrency: needs PostgreSQL")
+
+
+@postgres_only
+@pytest.mark.postgres_only
+def test_two_parties_accepting_at_the_same_instant_activate_the_split(make, cast, live_server):
+    tokens = {name: bearer_for(make, cast[name]) for name in ("member", "designer")}
+    for round_number in range(5):
+        listing = make.listing(cast["owner"], kind="course")
+        split = splits.set_split(cast["owner"], listing, three_way(cast), utcnow())
+        brand_share, designer_share = (p.id for p in split.waiting_for)
+        split_id = split.id
+        db.session.commit()
+        answers = together(
+            lambda: http_post(f"{live_server}/api/v1/splits/offers/{brand_share}/accept", {}, tokens["member"]),
+            lambda: http_post(f"{live_server}/api/v1/splits/offers/{designer_share}/accept", {}, tokens["designer"]),
+        )
+        assert [status for status, _ in answers] == [200, 200], answers
+        db.session.expire_all()
+        assert db.session.get(RoyaltySplit, split_id).status == SplitStatus.ACTIVE, round_number
+        db.session.commit()
+
+
+@postgres_only
+@pytest.mark.postgres_only
+def test_two_proposals_at_the_same_instant_make_two_versions_the_later_replacing_the_earlier(make, cast, live_server):
+    headers = bearer_for(make, cast["owner"])
+    url = f"{live_server}/api/v1/listings/{cast['listing'].id}/split"
+    bodies = [{"parties": three_way(cast, owner_bp=bp, designer_bp=7000 - bp)} for bp in (6000, 5000)]
+    db.session.commit()
+    answers = together(*[lambda body=body: http_put(url, body, headers) for body in bodies])
+    assert [status for status, _ in answers] == [200, 200], answers
+    history = splits.split_history(cast["listing"].id)
+    assert [(v.version, v.status) for v in history] == [(2, SplitStatus.PROPOSED), (1, SplitStatus.WITHDRAWN)]
+
+
+def together(*calls):
+    """Run the calls in threads released at the same instant; answers their results in order."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait(timeout=10)
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return [future.result(timeout=60) for future in [pool.submit(run, call) for call in calls]]
+
+
+def _send(method: str, url: str, payload: dict, headers: dict) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method=method,
+                                     headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def http_post(url: str, payload: dict, headers: dict) -> tuple[int, str]:
+    return _send("POST", url, payload, headers)
+
+
+def http_put(url: str, payload: dict, headers: dict) -> tuple[int, str]:
+    return _send("PUT", url, payload, headers)

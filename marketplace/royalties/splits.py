@@ -208,17 +208,25 @@ def _clean_parties(raw, fee_bp: int) -> list[dict]:
 
 def _new_version(listing: Listing, actor: User | None, parties: list[dict], fee_bp: int, bearer: str,
                  now: datetime) -> RoyaltySplit:
-    """Make the next version; parties who accepted the same share and role in the active version, the owner,
-    and brands the acting owner belongs to are accepted at once. Becomes active when nobody is left to ask."""
+    """Make the next version; parties who accepted the same share, role and fee bearer in the active version or
+    in the version waiting (which this one replaces), the owner, and brands the acting owner belongs to are
+    accepted at once. Becomes active when nobody is left to ask."""
+    # one change at a time per listing: a second request waits here, then numbers its version after this one
+    db.session.execute(select(Listing.id).where(Listing.id == listing.id).with_for_update())
     previous = active_split(listing.id)
+    replaced = list(db.session.scalars(select(RoyaltySplit).where(
+        RoyaltySplit.listing_id == listing.id, RoyaltySplit.status == SplitStatus.PROPOSED)
+        .options(selectinload(RoyaltySplit.parties))))
+    # an agreement carries over only to the very terms agreed to: the same share, role and fee bearer
     accepted_before = {
-        (p.party_key, p.role, p.bp) for p in (previous.parties if previous else []) if p.accepted_at is not None
+        (p.party_key, p.role, p.bp, version.gateway_fee_bearer)
+        for version in ([previous] if previous else []) + replaced
+        for p in version.parties if p.accepted_at is not None
     }
     owner_id = _owner_user_id(listing)
     own_brands = _brand_ids_of(actor) if actor is not None and actor.id == owner_id else set()
     number = (db.session.scalar(select(func.max(RoyaltySplit.version)).where(RoyaltySplit.listing_id == listing.id)) or 0) + 1
-    for pending in db.session.scalars(select(RoyaltySplit).where(
-            RoyaltySplit.listing_id == listing.id, RoyaltySplit.status == SplitStatus.PROPOSED)):
+    for pending in replaced:
         pending.status = SplitStatus.WITHDRAWN
         pending.note = pending.note or "replaced"
     split = RoyaltySplit(listing_id=listing.id, version=number, status=SplitStatus.PROPOSED, platform_fee_bp=fee_bp,
@@ -227,7 +235,7 @@ def _new_version(listing: Listing, actor: User | None, parties: list[dict], fee_
         party = SplitParty(position=position, user_id=item["user_id"], brand_id=item["brand_id"], role=item["role"],
                            bp=item["bp"])
         if (item["user_id"] is not None and item["user_id"] == owner_id) or item["brand_id"] in own_brands \
-                or (party.party_key, party.role, party.bp) in accepted_before:
+                or (party.party_key, party.role, party.bp, bearer) in accepted_before:
             party.accepted_at = now
             party.accepted_by_id = actor.id if actor is not None and item["user_id"] == owner_id else None
         split.parties.append(party)
@@ -272,19 +280,31 @@ def _party_for(user: User, party_id) -> SplitParty:
     return party
 
 
+def _locked_split(party: SplitParty) -> RoyaltySplit:
+    """The party's version, locked and read afresh: answers to one version are taken one at a time, so two
+    parties accepting at once cannot each see the other still waiting (and leave the version never activated),
+    and an acceptance cannot race a decline."""
+    return db.session.scalar(select(RoyaltySplit).where(RoyaltySplit.id == party.split_id).with_for_update()
+                             .execution_options(populate_existing=True))
+
+
 def accept_share(user: User, party_id: int, now: datetime) -> SplitParty:
     """The party (the user, or a member of the brand) agrees to its share; the version becomes active once
     everyone has. :raise 404: not yours :raise 409: the version is no longer waiting"""
     party = _party_for(user, party_id)
-    split = party.split
+    split = _locked_split(party)
     if split.status != SplitStatus.PROPOSED:
         raise Conflict(_("This split is no longer waiting for answers."))
     if party.accepted_at is None:
         party.accepted_at = now
         party.accepted_by_id = user.id
-    if not split.waiting_for:
-        _activate(split, now)
     db.session.flush()
+    # counted in the database, after the lock: the loaded parties may predate another party's committed answer
+    still_waiting = db.session.scalar(select(func.count(SplitParty.id)).where(
+        SplitParty.split_id == split.id, SplitParty.accepted_at.is_(None)))
+    if not still_waiting:
+        _activate(split, now)
+        db.session.flush()
     return party
 
 
@@ -292,7 +312,7 @@ def decline_share(user: User, party_id: int, now: datetime, reason: str | None =
     """The party turns its share down: the version is withdrawn and the owner proposes another.
     :raise 404: not yours :raise 409: the version is no longer waiting"""
     party = _party_for(user, party_id)
-    split = party.split
+    split = _locked_split(party)
     if split.status != SplitStatus.PROPOSED:
         raise Conflict(_("This split is no longer waiting for answers."))
     split.status = SplitStatus.WITHDRAWN
