@@ -138,7 +138,8 @@ def test_a_streamer_reads_earnings_on_a_desktop_in_english(browser, live_server,
 
 
 @pytest.mark.parametrize(("viewport", "locale"), [(PHONE, "zh_CN"), (DESKTOP, "en")])
-def test_an_operator_reads_the_ledger_check(browser, live_server, make, earnings_history, screenshots, viewport, locale):
+def test_an_operator_reads_the_ledger_check(browser, live_server, make, earnings_history, screenshots, viewport,
+                                            locale):
     context, page = new_page(browser, viewport)
     try:
         log_in(page, live_server, "op@example.com", make.PASSWORD)

@@ -172,7 +172,8 @@ def test_the_operator_sees_revenue_liabilities_refunds_and_that_the_ledger_sums_
 
 def test_the_operator_page_warns_in_red_when_a_transaction_does_not_balance(app, make, sales):
     broken = db.session.execute(insert(LedgerTransaction).values(
-        key="broken:1", kind="adjustment", currency="CNY", created_at=utcnow()).returning(LedgerTransaction.id)).scalar_one()
+        key="broken:1", kind="adjustment", currency="CNY", created_at=utcnow()).returning(LedgerTransaction.id)
+    ).scalar_one()
     account = ledger.find_account(ledger.payable("CNY", sales["streamer"].id))
     db.session.execute(insert(LedgerEntry).values(transaction_id=broken, account_id=account, amount=25,
                                                   currency="CNY", created_at=utcnow(), kind="adjustment"))

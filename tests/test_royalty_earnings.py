@@ -39,7 +39,8 @@ def post_for(user, key: str, amount: int, when: datetime, kind: str = "sale", li
 
 
 def published(make, owner, title, amount):
-    return make.listing(owner, status="published", kind="course", title=title, prices=[{"currency": "CNY", "amount": amount}])
+    return make.listing(owner, status="published", kind="course", title=title,
+                        prices=[{"currency": "CNY", "amount": amount}])
 
 
 def refund_order(client, make, order_id):
@@ -197,8 +198,9 @@ def test_platform_summary_reports_a_transaction_that_does_not_balance(make):
     user = make.user()
     post_for(user, "s:fine", 300, utcnow())
     # a row written around `ledger.post` (as a bug or a hand-made SQL insert would): the check must catch it
-    broken = db.session.execute(insert(LedgerTransaction).values(key="broken:1", kind="adjustment", currency="CNY",
-                                                                 created_at=utcnow()).returning(LedgerTransaction.id)).scalar_one()
+    broken = db.session.execute(insert(LedgerTransaction).values(
+        key="broken:1", kind="adjustment", currency="CNY", created_at=utcnow()).returning(LedgerTransaction.id)
+    ).scalar_one()
     account = ledger.find_account(ledger.payable("CNY", user.id))
     db.session.execute(insert(LedgerEntry).values(transaction_id=broken, account_id=account, amount=25, currency="CNY",
                                                   created_at=utcnow(), kind="adjustment"))
@@ -219,6 +221,10 @@ def weekly(amounts_and_refunds, currency="CNY"):
 
 def parse(svg) -> ET.Element:
     return ET.fromstring(str(svg))
+
+
+def y_labels(svg) -> list[str]:
+    return [text.text for text in parse(svg).findall(f"{SVG}text[@class='y-label']")]
 
 
 def test_the_chart_is_well_formed_svg_with_one_bar_per_period_and_a_title_each():
@@ -244,12 +250,12 @@ def test_the_chart_is_well_formed_svg_with_one_bar_per_period_and_a_title_each()
 
 def test_gridline_labels_use_the_readers_locale():
     series = weekly([(150000, 0), (90000, 0)])
-    en = [text.text for text in parse(bar_chart_svg(series, labels=["a", "b"], locale="en")).findall(f"{SVG}text[@class='y-label']")]
-    zh = [text.text for text in parse(bar_chart_svg(series, labels=["a", "b"], locale="zh_CN")).findall(f"{SVG}text[@class='y-label']")]
+    en = y_labels(bar_chart_svg(series, labels=["a", "b"], locale="en"))
+    zh = y_labels(bar_chart_svg(series, labels=["a", "b"], locale="zh_CN"))
     assert en[0] == "CN¥0" and "CN¥1,500" in en
     assert zh[0] == "¥0" and "¥1,500" in zh
-    cents = parse(bar_chart_svg(weekly([(20, 0)], "USD"), labels=["a"], locale="en"))  # cents only where needed
-    assert [text.text for text in cents.findall(f"{SVG}text[@class='y-label']")] == ["$0", "$0.05", "$0.10", "$0.15", "$0.20"]
+    cents = bar_chart_svg(weekly([(20, 0)], "USD"), labels=["a"], locale="en")  # cents only where needed
+    assert y_labels(cents) == ["$0", "$0.05", "$0.10", "$0.15", "$0.20"]
 
 
 def test_a_narrow_chart_thins_its_x_labels_but_keeps_the_newest():
