@@ -9,7 +9,6 @@ import pytest
 from app.extensions import db
 from marketplace.royalties import splits
 from marketplace.royalties.models import SplitStatus
-from tests.browser_support import PHONE
 from tests.test_browser_downloads import DESKTOP, csrf_on, fits, log_in, new_page, switch_language  # noqa: F401
 
 pytestmark = pytest.mark.browser
