@@ -3,6 +3,7 @@ disabled, switches to a brand of theirs; operators see every payout (failed ones
 them and run payouts; everyone else is refused."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -10,6 +11,7 @@ from marketplace.royalties import ledger
 from marketplace.royalties.models import Payout, PayoutAccount
 from tests import test_royalty_ledger as ledger_tests
 from tests.api_support import bearer_for
+from tests.browser_support import PHONE, horizontal_overflow, overflowing_elements
 from tests.page_support import logged_in, text_of
 from tests.stripe_support import fake_stripe, stripe_gateway_mode  # noqa: F401  (fixtures)
 from tests.test_royalty_payouts import earning_streamer
@@ -129,3 +131,88 @@ def test_operators_run_payouts_from_the_page(app, client, make):
     page = text_of(operator.post("/operator/payouts/run", follow_redirects=True))
     assert "No balance is due: nothing was paid out." in page
     assert payouts_count() == 1
+
+
+# ---------------------------------------------------------------- in a real browser, phone and desktop
+
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest.fixture
+def csrf_on(app):
+    app.config["WTF_CSRF_ENABLED"] = True
+    yield
+    app.config["WTF_CSRF_ENABLED"] = False
+
+
+def _new_page(browser, viewport):
+    phone = viewport == PHONE
+    context = browser.new_context(viewport=viewport, device_scale_factor=2 if phone else 1, is_mobile=phone,
+                                  has_touch=phone, locale="en-US")
+    context.set_default_timeout(10_000)
+    return context, context.new_page()
+
+
+def _log_in(page, live_server: str, email: str, password: str) -> None:
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").first.click()
+
+
+def _fits(page) -> None:
+    assert horizontal_overflow(page) == 0, overflowing_elements(page)
+
+
+@pytest.mark.browser
+def test_a_streamer_pays_out_in_a_browser_and_an_operator_reviews_it(
+        browser, live_server, client, make, csrf_on, screenshots):
+    streamer, _listing = earning_streamer(client, make)
+    too_little, _listing = earning_streamer(client, make, amount=5_000)
+    client.put("/api/v1/payouts/account", json={"external_id": "Bank of Ningbo ···· 0042"},
+               headers=bearer_for(make, too_little))
+    operator = make.operator()
+    emails = streamer.email, operator.email
+    db.session.commit()  # end the test's read transaction: on SQLite it would keep the live server from writing
+
+    for width, viewport in ((375, PHONE), (1280, DESKTOP)):
+        context, page = _new_page(browser, viewport)
+        try:
+            _log_in(page, live_server, emails[0], make.PASSWORD)
+            page.goto(f"{live_server}{PAGE}")
+            balance = page.locator("#balance-CNY")
+            if width == 375:
+                assert balance.locator("button[disabled]").count() == 1
+                assert "Connect a payout account first." in balance.inner_text()
+                page.screenshot(path=str(screenshots / "payouts-no-account-375.png"), full_page=True)
+                _fits(page)
+                page.fill("input[name=external_id]", "ICBC 6222 ···· 4321")
+                with page.expect_navigation():
+                    page.locator("form.payout-account-form button[type=submit]").click()
+                assert "Your payout account was saved." in page.locator(".flashes").inner_text()
+                button = page.locator("#balance-CNY form button[type=submit]")
+                box = button.bounding_box()
+                assert box["height"] >= 40 and box["width"] >= 300  # a full-width thumb target on a phone
+                with page.expect_navigation():
+                    button.click()
+                assert "180.00 was paid out." in page.locator(".flashes").inner_text()
+            assert page.locator(".payouts-table .badge.success").count() == 1
+            page.screenshot(path=str(screenshots / f"payouts-paid-{width}.png"), full_page=True)
+            _fits(page)
+        finally:
+            context.close()
+
+        context, page = _new_page(browser, viewport)
+        try:
+            _log_in(page, live_server, emails[1], make.PASSWORD)
+            page.goto(f"{live_server}/operator/payouts")
+            if width == 375:
+                with page.expect_navigation():
+                    page.locator("form.payout-run button[type=submit]").click()
+                assert "No balance is due" in page.locator(".flashes").inner_text()
+            assert page.locator(".payouts-table tbody tr").count() == 1
+            page.screenshot(path=str(screenshots / f"payouts-operator-{width}.png"), full_page=True)
+            _fits(page)
+        finally:
+            context.close()
