@@ -137,3 +137,23 @@ def test_signed_out_visitors_are_sent_to_log_in(client):
     for path in (PAGE, PAGE + ".csv", PAGE + ".pdf"):
         response = client.get(path)
         assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_the_page_takes_a_fixed_number_of_queries_however_many_lines(app, client, make, streamer):
+    from tests.test_query_counts import count_queries
+
+    listing = published(make, streamer, title="Counted")
+    buy(client, bearer_for(make, make.user()), listing)
+    browser = logged_in(app, make, streamer)
+
+    def queries() -> int:
+        with count_queries() as counted:
+            assert browser.get(PAGE).status_code == 200
+        return len(counted)
+
+    few = queries()
+    for _ in range(4):
+        buy(client, bearer_for(make, make.user()), listing)
+    post_payout(streamer, 100, utcnow())
+    assert text_of(browser.get(PAGE)).count('class="statement-line') == 6
+    assert queries() == few

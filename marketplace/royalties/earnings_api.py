@@ -8,7 +8,7 @@ from app.db import utcnow
 from app.extensions import csrf
 from marketplace.royalties import ledger, statements
 from marketplace.royalties.parties import Party, party_for
-from marketplace.royalties.statement_schemas import BalanceOut, PartyQuery, StatementOut, StatementQuery
+from marketplace.royalties.statement_schemas import BalanceOut, EarningsPartyQuery, StatementOut, StatementQuery
 from marketplace.royalties.statement_views import download_response, statement_locale
 
 bp = APIBlueprint(
@@ -45,7 +45,7 @@ def statement_payload(statement: statements.Statement) -> dict:
 
 @bp.get("/royalties/balance")
 @bp.auth_required(auth)
-@bp.input(PartyQuery, location="query", arg_name="query")
+@bp.input(EarningsPartyQuery, location="query", arg_name="query")
 @bp.output(BalanceOut)
 @bp.doc(summary="Your balance, or a brand's", responses=[401, 403, 404])
 def get_balance(query):

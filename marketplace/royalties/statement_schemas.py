@@ -7,12 +7,12 @@ from apiflask.validators import OneOf
 STATEMENT_FORMATS = ("json", "csv", "pdf")
 
 
-class PartyQuery(Schema):
+class EarningsPartyQuery(Schema):
     brand = fields.String(load_default=None, metadata={
         "description": "A brand you belong to (its id); without it, yourself. Operators may name any brand."})
 
 
-class StatementQuery(PartyQuery):
+class StatementQuery(EarningsPartyQuery):
     # the dates are read as text so a bad one gets the statement's own message (parse_period)
     date_from = fields.String(data_key="from", load_default=None, metadata={
         "description": "First day, YYYY-MM-DD (UTC); default: the first of the current month."})
@@ -24,20 +24,20 @@ class StatementQuery(PartyQuery):
         "description": "ISO code; default: the party's only currency, else the site's default."})
 
 
-class PartyOut(Schema):
+class EarningsPartyOut(Schema):
     type = fields.String(metadata={"enum": ["user", "brand"]})
     id = fields.Integer()
     name = fields.String()
 
 
-class MoneyOut(Schema):
+class EarningsMoneyOut(Schema):
     currency = fields.String()
     amount = fields.Integer(metadata={"description": "Minor units (fen, cents)."})
 
 
 class BalanceOut(Schema):
-    party = fields.Nested(PartyOut)
-    balances = fields.List(fields.Nested(MoneyOut), metadata={
+    party = fields.Nested(EarningsPartyOut)
+    balances = fields.List(fields.Nested(EarningsMoneyOut), metadata={
         "description": "What Encore owes the party, per currency it ever earned in (negative after a refund of "
                        "money already paid out)."})
 
@@ -59,12 +59,12 @@ class StatementLineOut(Schema):
 
 
 class StatementOut(Schema):
-    party = fields.Nested(PartyOut)
+    party = fields.Nested(EarningsPartyOut)
     currency = fields.String()
     date_from = fields.Date(data_key="from")
     date_to = fields.Date(data_key="to")
-    opening = fields.Nested(MoneyOut)
-    closing = fields.Nested(MoneyOut)
+    opening = fields.Nested(EarningsMoneyOut)
+    closing = fields.Nested(EarningsMoneyOut)
     lines = fields.List(fields.Nested(StatementLineOut))
     totals = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
         "description": "Per kind, the period's lines added up (minor units)."})
