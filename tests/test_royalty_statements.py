@@ -293,3 +293,18 @@ def test_a_statement_takes_a_fixed_number_of_queries_however_many_lines(client, 
     post_adjustment(streamer, 5, at_noon(today))
     assert len(get_statement(client, headers).get_json()["lines"]) == 7
     assert queries() == few
+
+
+@pytest.mark.parametrize("date_from, date_to, expected", [
+    (None, None, ("2026-03-01", "2026-03-18")),
+    (None, "2026-02-10", ("2026-02-01", "2026-02-10")),
+    ("2026-03-05", None, ("2026-03-05", "2026-03-18")),
+    ("2026-05-01", None, ("2026-05-01", "2026-05-01")),
+    ("2024-01-01", None, ("2024-01-01", "2024-12-31")),
+    ("2024-01-01", "2024-12-31", ("2024-01-01", "2024-12-31")),
+])
+def test_a_period_left_open_is_filled_in_sensibly(app, date_from, date_to, expected):
+    from datetime import date
+
+    first, last = statements.parse_period(date_from, date_to, date(2026, 3, 18))
+    assert (first.isoformat(), last.isoformat()) == expected

@@ -115,14 +115,17 @@ def _parse_date(value: str, name: str, errors: Errors) -> date | None:
 
 
 def parse_period(date_from: str | None, date_to: str | None, today: date) -> tuple[date, date]:
-    """The statement's first and last day (inclusive, UTC) from the query's texts; by default the current month
-    up to today. :raise 422: a date that is not YYYY-MM-DD, `from` after `to`, or more than 366 days"""
+    """The statement's first and last day (inclusive, UTC) from the query's texts. Without them: the current
+    month up to today; only a last day: its month up to it; only a first day: up to today (or a year on).
+    :raise 422: a date that is not YYYY-MM-DD, `from` after `to`, or more than 366 days"""
     errors = Errors()
-    start = _parse_date(date_from, "from", errors) if date_from else today.replace(day=1)
+    start = _parse_date(date_from, "from", errors) if date_from else None
     end = _parse_date(date_to, "to", errors) if date_to else None
-    if end is None and not errors.errors.get("to"):
-        end = max(today, start) if start is not None else today
     errors.raise_if_any()
+    if start is None:
+        start = (end or today).replace(day=1)
+    if end is None:
+        end = min(max(today, start), start + timedelta(days=MAX_PERIOD_DAYS - 1))
     if start > end:
         raise ValidationFailed.one("from", _("The first day comes after the last day."))
     if (end - start).days + 1 > MAX_PERIOD_DAYS:
