@@ -16,8 +16,8 @@ from marketplace.royalties import payouts
 from marketplace.royalties.models import PayoutProvider
 from marketplace.royalties.parties import party_for
 from marketplace.royalties.payout_schemas import (
+    ConnectedAccountOut,
     PayoutAccountIn,
-    PayoutAccountOut,
     PayoutIn,
     PayoutOut,
     PayoutRunOut,
@@ -35,8 +35,8 @@ bp = APIBlueprint(
 )
 csrf.exempt(bp)
 
-PAYOUT_SCHEMA = PayoutOut()
-ACCOUNT_SCHEMA = PayoutAccountOut()
+
+
 
 
 def _party_key(row) -> str:
@@ -60,24 +60,8 @@ def account_dict(account) -> dict | None:
                                 "updated_at": account.updated_at, "party": _party_key(account)})
 
 
-@bp.get("/payouts")
-@bp.auth_required(auth)
-@bp.input(PayoutsQuery, location="query", arg_name="query")
-@bp.output(PayoutsOut)
-@bp.doc(summary="Your payouts", responses=[403, 404])
-def list_payouts(query):
-    """Your payouts (or, with `?brand=<id>`, a brand's you belong to), newest first, with the payout account
-    they go to and the minimum a balance must reach. Operators may pass `?all=1` for everyone's."""
-    user = current_api_user()
-    minimum = {"amount": payouts.payout_minimum()}
-    if query["all"]:
-        if not user.is_operator:
-            raise PermissionDenied(_("Only operators see every payout."))
-        return {"payouts": [payout_dict(p) for p in payouts.all_payouts()], "account": None, "minimum": minimum}
-    party = party_for(user, query["brand"])
-    return {"payouts": [payout_dict(p) for p in payouts.payouts_of(party)],
-            "account": account_dict(payouts.payout_account(party)), "minimum": minimum}
-
+# the endpoints answering one payout or account come first: the docs then name those schemas once, and the
+# list below refers to them
 
 @bp.post("/payouts")
 @bp.auth_required(auth)
@@ -100,7 +84,7 @@ def create_payout(body):
 
         queue_sends([payout_id])
     db.session.expire_all()
-    response = jsonify(PAYOUT_SCHEMA.dump(payout_dict(db.session.get(type(payout), payout_id))))
+    response = jsonify(PayoutOut().dump(payout_dict(db.session.get(type(payout), payout_id))))
     db.session.rollback()
     response.status_code = 201
     return response
@@ -109,7 +93,7 @@ def create_payout(body):
 @bp.put("/payouts/account")
 @bp.auth_required(auth)
 @bp.input(PayoutAccountIn, arg_name="body")
-@bp.output(PayoutAccountOut)
+@bp.output(ConnectedAccountOut)
 @bp.doc(summary="Connect your payout account", responses=[403, 404, 422, 502])
 def put_account(body):
     """Stripe mode: your Connect account id (acct_...), checked with Stripe; local mode: a label. Replaces
@@ -117,9 +101,28 @@ def put_account(body):
     user = current_api_user()
     party = party_for(user, body["brand_id"])
     account = payouts.connect_account(user, party, body["external_id"], utcnow())
-    response = jsonify(ACCOUNT_SCHEMA.dump(account_dict(account)))  # serialised before the commit expires the row
+    response = jsonify(ConnectedAccountOut().dump(account_dict(account)))  # serialised before the commit expires the row
     db.session.commit()
     return response
+
+
+@bp.get("/payouts")
+@bp.auth_required(auth)
+@bp.input(PayoutsQuery, location="query", arg_name="query")
+@bp.output(PayoutsOut)
+@bp.doc(summary="Your payouts", responses=[403, 404])
+def list_payouts(query):
+    """Your payouts (or, with `?brand=<id>`, a brand's you belong to), newest first, with the payout account
+    they go to and the minimum a balance must reach. Operators may pass `?all=1` for everyone's."""
+    user = current_api_user()
+    minimum = {"amount": payouts.payout_minimum()}
+    if query["all"]:
+        if not user.is_operator:
+            raise PermissionDenied(_("Only operators see every payout."))
+        return {"payouts": [payout_dict(p) for p in payouts.all_payouts()], "account": None, "minimum": minimum}
+    party = party_for(user, query["brand"])
+    return {"payouts": [payout_dict(p) for p in payouts.payouts_of(party)],
+            "account": account_dict(payouts.payout_account(party)), "minimum": minimum}
 
 
 @bp.post("/payouts/run")

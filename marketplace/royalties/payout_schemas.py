@@ -33,6 +33,10 @@ class PayoutAccountOut(Schema):
     party = fields.String()
 
 
+class ConnectedAccountOut(PayoutAccountOut):
+    """The payout account as just saved (its own name: the docs list PayoutAccountOut inside PayoutsOut)."""
+
+
 class MinimumOut(Schema):
     amount = fields.Integer(metadata={"description": "Minor units of each currency: a balance is paid out once it "
                                                      "reaches this."})
@@ -40,7 +44,7 @@ class MinimumOut(Schema):
 
 class PayoutsOut(Schema):
     payouts = fields.List(fields.Nested(PayoutOut))
-    account = fields.Nested(PayoutAccountOut, allow_none=True)
+    account = fields.Nested(PayoutAccountOut, allow_none=True, metadata={"description": "Null until you connect one."})
     minimum = fields.Nested(MinimumOut)
 
 
