@@ -100,11 +100,16 @@ def test_a_transfer_that_times_out_is_retried_with_the_same_key_and_sent_once(cl
     assert len(fake.requests_to(TRANSFERS)) == 2
 
 
-def test_the_sweep_leaves_a_payout_being_sent_right_now_alone(client, make, stripe_gateway_mode):
+def test_the_sweep_leaves_payouts_being_sent_now_or_older_than_stripes_key_memory_alone(
+        client, make, stripe_gateway_mode):
     fake = stripe_gateway_mode
     pending_payout(client, make, fake)
     assert payouts.retry_pending_payouts(utcnow()) == {}
+    # a day later Stripe has forgotten the idempotency key: sending again could pay twice, a person checks it
+    assert payouts.retry_pending_payouts(utcnow() + timedelta(hours=24)) == {}
     assert fake.requests_to(TRANSFERS) == []
+    (payout,) = payout_rows()
+    assert payout.status == "pending"
 
 
 def test_stripe_unreachable_leaves_the_payout_pending_with_the_error(client, make, stripe_gateway_mode):

@@ -322,3 +322,18 @@ def test_the_local_fee_rounds_half_up():
 
     assert [local_fee(total, 290) for total in (1_050, 1_000, 1_724, 0)] == [30, 29, 50, 0]
     assert local_fee(50, 1_000) == 5 and local_fee(5, 1_000) == 1 and local_fee(4, 1_000) == 0
+
+
+def test_stripe_down_when_a_payout_is_requested_answers_it_pending(client, make, stripe_gateway_mode):
+    fake = stripe_gateway_mode
+    streamer, _listing = earning_streamer_stripe(client, make, fake)
+    headers = bearer_for(make, streamer)
+    connect(client, headers, fake.add_account())
+    fake.fail_next(503, count=100)
+
+    response = request(client, headers)
+    assert response.status_code == 201, response.get_json()
+    payout = response.get_json()
+    assert payout["status"] == "pending" and payout["last_error"]
+    assert balance(streamer) == 0 and fake.transfers == {}  # taken out once; the retry sweep sends it
+    assert transactions(TransactionKind.PAYOUT) == 1

@@ -49,7 +49,8 @@ STRIPE_ACCOUNT_PATTERN = re.compile(r"^acct_[A-Za-z0-9]{6,}$")
 LOCAL_LABEL_MIN, LOCAL_LABEL_MAX = 3, 80
 #: a pending payout younger than this is probably being sent right now; the retry sweep leaves it alone
 RETRY_AFTER = timedelta(minutes=2)
-#: Stripe forgets an idempotency key after 24 hours; a payout pending that long needs a person to look at it
+#: Stripe forgets an idempotency key after 24 hours: a payout pending that long is no longer sent automatically
+#: (a retry could then pay twice); the operators' page shows it and a person checks it at Stripe
 STALE_AFTER = timedelta(hours=23)
 
 
@@ -367,9 +368,11 @@ def _record_refusal(payout_id: int, message: str, now: datetime) -> str:
 
 
 def pending_to_retry(now: datetime, limit: int = 500) -> list[int]:
-    """Pending payouts old enough that no worker is still sending them."""
+    """Pending payouts old enough that no worker is still sending them, and young enough that Stripe still
+    knows their idempotency key."""
     return list(db.session.scalars(
-        select(Payout.id).where(Payout.status == PayoutStatus.PENDING, Payout.created_at <= now - RETRY_AFTER)
+        select(Payout.id).where(Payout.status == PayoutStatus.PENDING, Payout.created_at <= now - RETRY_AFTER,
+                                Payout.created_at > now - STALE_AFTER)
         .order_by(Payout.id).limit(limit)
     ))
 
