@@ -216,3 +216,21 @@ def test_a_streamer_pays_out_in_a_browser_and_an_operator_reviews_it(
             _fits(page)
         finally:
             context.close()
+
+
+def test_operators_see_a_payout_stuck_longer_than_stripes_key_memory(app, client, make, stripe_gateway_mode):
+    from datetime import timedelta
+
+    from app.db import utcnow
+    from marketplace.royalties import payouts
+    from marketplace.royalties.parties import user_party
+
+    fake = stripe_gateway_mode
+    streamer, _listing = earning_streamer(client, make)
+    party = user_party(streamer)
+    payouts.connect_account(streamer, party, fake.add_account(), utcnow())
+    payouts.request_payout(streamer, party, "CNY", utcnow() - timedelta(hours=25))  # never sent
+    db.session.commit()
+
+    page = text_of(logged_in(app, make, make.operator()).get("/operator/payouts?status=pending"))
+    assert 'class="badge submitted">Sending' in page and "Pending for more than a day" in page

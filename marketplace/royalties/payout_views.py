@@ -129,10 +129,12 @@ def operator_payouts():
     if status not in FILTERS:
         status = ""
     rows = payouts.all_payouts(status or None)
+    stale_before = utcnow() - payouts.STALE_AFTER
     return render_template(
         "royalties/payouts_operator.html", rows=rows, status=status, filters=FILTERS,
         failed_count=sum(1 for row in rows if row.status == PayoutStatus.FAILED), format_money=format_money,
         when=lambda moment: format_datetime(moment, "medium") if moment else "", minimum=payouts.payout_minimum(),
+        is_stale=lambda payout: payout.status == PayoutStatus.PENDING and payout.created_at <= stale_before,
     )
 
 
