@@ -94,3 +94,21 @@ def overflowing_elements(page, limit: int = 8) -> list[str]:
         }""",
         [page.viewport_size["width"], limit],
     )
+
+
+def new_page(browser, viewport=PHONE, locale: str = "en-US", **options):
+    """A fresh context (no cookies) and its page: a touch phone for PHONE, else a desktop window."""
+    phone = viewport == PHONE
+    context = browser.new_context(viewport=viewport, device_scale_factor=2 if phone else 1, is_mobile=phone,
+                                  has_touch=phone, locale=locale, **options)
+    context.set_default_timeout(10_000)
+    return context, context.new_page()
+
+
+def log_in(page, live_server: str, email: str, password: str) -> None:
+    """Through the real login form."""
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").first.click()

@@ -13,7 +13,7 @@ from app.extensions import db
 from marketplace.downloads import services
 from app.storage import get_storage
 from tests.api_support import bearer_for
-from tests.browser_support import PHONE, horizontal_overflow, overflowing_elements
+from tests.browser_support import PHONE, horizontal_overflow, log_in, new_page, overflowing_elements
 from tests.order_support import buy
 
 pytestmark = pytest.mark.browser
@@ -61,22 +61,6 @@ def shop(client, make):
     return {"course_id": course_id, "setup_id": setup_id, "order_number": order["number"]}
 
 
-def new_page(browser, viewport=PHONE):
-    phone = viewport == PHONE
-    context = browser.new_context(viewport=viewport, device_scale_factor=2 if phone else 1, is_mobile=phone,
-                                  has_touch=phone, locale="en-US", accept_downloads=True)
-    context.set_default_timeout(10_000)
-    return context, context.new_page()
-
-
-def log_in(page, live_server: str, email: str, password: str) -> None:
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    with page.expect_navigation():
-        page.locator("main form button[type=submit]").first.click()
-
-
 def switch_language(page, locale: str, phone: bool = True) -> None:
     """Through the header's language switch (in the collapsed menu on a phone)."""
     if phone:
@@ -92,7 +76,7 @@ def fits(page) -> None:
 
 @pytest.mark.parametrize("locale", ["en", "zh_CN"])
 def test_a_fan_downloads_from_the_library_on_a_phone(browser, live_server, make, shop, csrf_on, screenshots, locale):
-    context, page = new_page(browser)
+    context, page = new_page(browser, accept_downloads=True)
     try:
         log_in(page, live_server, "lin@example.com", make.PASSWORD)
         if locale != "en":
@@ -135,7 +119,7 @@ def test_the_seller_adds_a_file_and_reads_the_counts(browser, live_server, make,
     upload = tmp_path / "Lesson 3 – camera settings cheat sheet.zip"
     upload.write_bytes(zip_bytes("camera "))
     for width, viewport in ((375, PHONE), (1280, DESKTOP)):
-        context, page = new_page(browser, viewport)
+        context, page = new_page(browser, viewport, accept_downloads=True)
         try:
             log_in(page, live_server, "mia@example.com", make.PASSWORD)
             if locale != "en":
@@ -175,7 +159,7 @@ def test_the_seller_adds_a_file_and_reads_the_counts(browser, live_server, make,
         finally:
             context.close()
 
-    context, page = new_page(browser, DESKTOP)
+    context, page = new_page(browser, DESKTOP, accept_downloads=True)
     try:
         log_in(page, live_server, "lin@example.com", make.PASSWORD)
         if locale != "en":

@@ -14,7 +14,7 @@ from app.extensions import db
 from marketplace.royalties import ledger
 from marketplace.royalties.ledger import Posting
 from tests.api_support import bearer_for
-from tests.browser_support import PHONE, horizontal_overflow, overflowing_elements
+from tests.browser_support import PHONE, horizontal_overflow, log_in, new_page, overflowing_elements
 from tests.order_support import buy
 from tests.test_royalty_ledger import split_listing
 
@@ -52,22 +52,6 @@ def earnings_history(client, make):
     brand_id = brand.id  # read before the commit: reloading it afterwards would open a transaction again
     db.session.commit()  # end the test's transaction: on SQLite it would keep the live server from writing
     return {"brand_id": brand_id}
-
-
-def new_page(browser, viewport=PHONE):
-    phone = viewport == PHONE
-    context = browser.new_context(viewport=viewport, device_scale_factor=2 if phone else 1, is_mobile=phone,
-                                  has_touch=phone, locale="en-US")
-    context.set_default_timeout(10_000)
-    return context, context.new_page()
-
-
-def log_in(page, live_server: str, email: str, password: str) -> None:
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    with page.expect_navigation():
-        page.locator("main form button[type=submit]").first.click()
 
 
 def switch_language(page, locale: str, phone: bool) -> None:

@@ -9,7 +9,7 @@ import pytest
 from app.accounts.models import User
 from app.extensions import db
 from marketplace.catalog.models import Listing
-from tests.browser_support import PHONE, horizontal_overflow, overflowing_elements
+from tests.browser_support import PHONE, horizontal_overflow, log_in, new_page, overflowing_elements
 
 pytestmark = pytest.mark.browser
 
@@ -37,20 +37,6 @@ def shop(make):
     return "mia@example.com", "lin@example.com", slug
 
 
-def phone_page(browser):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="en-US")
-    context.set_default_timeout(10_000)
-    return context, context.new_page()
-
-
-def log_in(page, live_server: str, email: str, password: str) -> None:
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    with page.expect_navigation():
-        page.locator("main form button[type=submit]").first.click()
-
-
 def switch_language(page, locale: str) -> None:
     """Through the header's language switch, which sits in the phone's collapsed menu."""
     page.locator("label.nav-toggle-label").click()
@@ -66,7 +52,7 @@ def fits(page) -> None:
 @pytest.mark.parametrize("locale", ["en", "zh_CN"])
 def test_a_fan_buys_on_a_phone_and_the_seller_sees_the_sale(browser, live_server, make, shop, csrf_on, screenshots, locale):
     seller_email, fan_email, slug = shop
-    context, page = phone_page(browser)
+    context, page = new_page(browser)
     try:
         log_in(page, live_server, fan_email, make.PASSWORD)
         if locale != "en":
@@ -109,7 +95,7 @@ def test_a_fan_buys_on_a_phone_and_the_seller_sees_the_sale(browser, live_server
     finally:
         context.close()
 
-    context, page = phone_page(browser)
+    context, page = new_page(browser)
     try:
         log_in(page, live_server, seller_email, make.PASSWORD)
         if locale != "en":

@@ -14,7 +14,8 @@ from __future__ import annotations
 import pytest
 
 from app.extensions import db
-from tests.browser_support import PHONE, horizontal_overflow, overflowing_elements
+from tests import browser_support
+from tests.browser_support import PHONE, horizontal_overflow, log_in, overflowing_elements
 
 pytestmark = pytest.mark.browser
 
@@ -36,21 +37,8 @@ def csrf_on(app):
 
 def new_page(browser, width: int = 375, locale: str = "en"):
     """A fresh context (no cookies) and page: a touch phone at 375 px, else a desktop window."""
-    phone = width == PHONE["width"]
-    context = browser.new_context(
-        viewport=PHONE if phone else {"width": width, "height": 900},
-        device_scale_factor=2 if phone else 1, is_mobile=phone, has_touch=phone, locale=locale.replace("_", "-"),
-    )
-    context.set_default_timeout(10_000)
-    return context, context.new_page()
-
-
-def log_in(page, live_server: str, email: str, password: str) -> None:
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    with page.expect_navigation():
-        page.locator("main form button[type=submit]").first.click()
+    viewport = PHONE if width == PHONE["width"] else {"width": width, "height": 900}
+    return browser_support.new_page(browser, viewport, locale=locale.replace("_", "-"))
 
 
 def open_page(page, url: str) -> None:

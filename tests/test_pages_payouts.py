@@ -11,7 +11,7 @@ from marketplace.royalties import ledger
 from marketplace.royalties.models import Payout, PayoutAccount
 from tests import test_royalty_ledger as ledger_tests
 from tests.api_support import bearer_for
-from tests.browser_support import PHONE, horizontal_overflow, overflowing_elements
+from tests.browser_support import PHONE, horizontal_overflow, log_in, new_page, overflowing_elements
 from tests.page_support import logged_in, text_of
 from tests.stripe_support import fake_stripe, stripe_gateway_mode  # noqa: F401  (fixtures)
 from tests.test_royalty_payouts import earning_streamer
@@ -145,22 +145,6 @@ def csrf_on(app):
     app.config["WTF_CSRF_ENABLED"] = False
 
 
-def _new_page(browser, viewport):
-    phone = viewport == PHONE
-    context = browser.new_context(viewport=viewport, device_scale_factor=2 if phone else 1, is_mobile=phone,
-                                  has_touch=phone, locale="en-US")
-    context.set_default_timeout(10_000)
-    return context, context.new_page()
-
-
-def _log_in(page, live_server: str, email: str, password: str) -> None:
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    with page.expect_navigation():
-        page.locator("main form button[type=submit]").first.click()
-
-
 def _fits(page) -> None:
     assert horizontal_overflow(page) == 0, overflowing_elements(page)
 
@@ -177,9 +161,9 @@ def test_a_streamer_pays_out_in_a_browser_and_an_operator_reviews_it(
     db.session.commit()  # end the test's read transaction: on SQLite it would keep the live server from writing
 
     for width, viewport in ((375, PHONE), (1280, DESKTOP)):
-        context, page = _new_page(browser, viewport)
+        context, page = new_page(browser, viewport)
         try:
-            _log_in(page, live_server, emails[0], make.PASSWORD)
+            log_in(page, live_server, emails[0], make.PASSWORD)
             page.goto(f"{live_server}{PAGE}")
             balance = page.locator("#balance-CNY")
             if width == 375:
@@ -203,9 +187,9 @@ def test_a_streamer_pays_out_in_a_browser_and_an_operator_reviews_it(
         finally:
             context.close()
 
-        context, page = _new_page(browser, viewport)
+        context, page = new_page(browser, viewport)
         try:
-            _log_in(page, live_server, emails[1], make.PASSWORD)
+            log_in(page, live_server, emails[1], make.PASSWORD)
             page.goto(f"{live_server}/operator/payouts")
             if width == 375:
                 with page.expect_navigation():
