@@ -179,9 +179,9 @@ def test_the_beat_task_pays_out_due_balances(client, make):
 
     streamer, _listing = earning_streamer(client, make)
     connect(client, bearer_for(make, streamer), "my bank")
-    assert tasks.run_payouts.delay().get() == 1
+    assert tasks.run_payouts.apply().result == 1
     assert balance(streamer) == 0
-    assert tasks.run_payouts.delay().get() == 0
+    assert tasks.run_payouts.apply().result == 0
     assert transactions(TransactionKind.PAYOUT) == 1
 
 
@@ -226,7 +226,7 @@ def test_stripe_mode_sends_a_transfer_with_the_payouts_idempotency_key(client, m
     # sending it again changes nothing: it is not pending
     from marketplace.royalties import tasks
 
-    assert tasks.send_payout.delay(payout["id"]).get() == "paid"
+    assert tasks.send_payout.apply(args=(payout["id"],)).result == "paid"
     assert len(fake.requests_to("/v1/transfers")) == 1
 
 

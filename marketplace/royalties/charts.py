@@ -10,7 +10,7 @@ import math
 from decimal import Decimal
 
 from babel.numbers import format_currency
-from flask_babel import gettext as _
+from flask_babel import force_locale, gettext as _
 from markupsafe import Markup, escape
 
 from app.money import Money
@@ -65,8 +65,13 @@ def bar_chart_svg(series, *, labels, width: int = 640, height: int = 220, locale
 
     `series` is a list of (period start, earned Money, refunded Money) in one currency, oldest first; `labels`
     the x label of each period; `legend` names the two kinds of bar (default: Earned, Refunded). Every bar has
-    a <title> for hover; the aria-label sums the whole chart up.
+    a <title> for hover; the aria-label sums the whole chart up. Words and amounts are in `locale`.
     """
+    with force_locale(locale):
+        return _bar_chart_svg(series, labels, width, height, locale, title, legend)
+
+
+def _bar_chart_svg(series, labels, width, height, locale, title, legend) -> Markup:
     series = list(series)
     labels = [str(label) for label in labels]
     if len(labels) != len(series):
