@@ -73,6 +73,7 @@ bench: install
 	$(VENV)/bin/python bench/stickers_pipeline.py
 	$(VENV)/bin/python bench/checkout_flow.py
 	$(VENV)/bin/python bench/downloads_serve.py
+	$(VENV)/bin/python bench/ledger_bench.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
