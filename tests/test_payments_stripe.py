@@ -18,6 +18,8 @@ from marketplace.orders.models import Order, PaymentEvent, Refund
 from marketplace.payments import reset_gateway
 from marketplace.payments.local_gateway import LocalGateway
 from marketplace.payments.stripe_gateway import sign_payload
+from marketplace.royalties import ledger
+from marketplace.royalties.models import AccountKind
 from tests.api_support import assert_problem, bearer_for
 from tests.order_support import add, count, order_row
 from tests.app_support import rebind
@@ -367,6 +369,31 @@ def test_a_partial_refund_made_at_stripe_is_recorded_and_flagged_then_the_rest(c
     assert order.status == "refunded" and order.refunded_amount == 2400
     assert all(line.refunded_at for line in order.lines)
     assert sorted(r.amount for r in db.session.scalars(select(Refund))) == [500, 1900]
+
+
+def test_after_a_partial_refund_at_stripe_refunding_the_lines_sends_back_only_the_rest(client, make, headers,
+                                                                                       stripe_mode):
+    seller = make.streamer()
+    body, intent = paid_order(client, make, headers, stripe_mode, published(make, seller), published(make, seller))
+    deliver(client, stripe_event("charge.refunded", charge_refunded(intent, 2400, 500, "re_test_dash1")))
+    seller_headers = bearer_for(make, seller)
+
+    first, second = (line["id"] for line in body["lines"])
+    response = client.post(f"/api/v1/orders/{body['id']}/refunds", headers=seller_headers,
+                           json={"line_ids": [first], "reason": "Sent twice"})
+    assert response.status_code == 201, response.get_json()
+    # the dashboard refund was spread over both 1,200 lines: 250 of this one went back already
+    assert response.get_json()["refunds"][-1]["amount"]["amount"] == 950
+    response = client.post(f"/api/v1/orders/{body['id']}/refunds", headers=seller_headers,
+                           json={"line_ids": [second], "reason": "Sent twice"})
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["refunds"][-1]["amount"]["amount"] == 950
+    order = order_row(body["id"])
+    assert order.status == "refunded" and order.refunded_amount == 2400
+    assert sorted(refund["amount"] for refund in stripe_mode.refunds.values()) == [950, 950]
+    check = ledger.check_ledger()
+    assert check.sums_to_zero and check.total("CNY", AccountKind.REFUNDS) == 2400
+    assert check.total("CNY", AccountKind.PLATFORM_REVENUE) == 0
 
 
 def test_a_full_refund_made_at_stripe_refunds_every_line(client, make, headers, stripe_mode):

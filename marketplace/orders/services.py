@@ -507,10 +507,11 @@ def refund_order(user, order_id: int, line_ids, reason, gateway, now: datetime) 
         raise Conflict(_("Everything in this order has already been refunded."))
     if not _may_refund(user, order, lines):
         raise PermissionDenied(_("You can only refund the lines of your own listings."))
-    amount = sum(line.total for line in lines)
+    line_amounts = _still_refundable(order, lines)
+    amount = sum(line_amounts)
     refund = Refund(order_id=order.id, amount=amount, currency=order.currency, reason=reason, actor_id=user.id)
-    for line in lines:
-        refund.lines.append(RefundLine(order_line_id=line.id, amount=line.total))
+    for line, line_amount in zip(lines, line_amounts):
+        refund.lines.append(RefundLine(order_line_id=line.id, amount=line_amount))
         line.refunded_at = now
     db.session.add(refund)
     if amount > 0:
@@ -524,6 +525,19 @@ def refund_order(user, order_id: int, line_ids, reason, gateway, now: datetime) 
     _apply_refund(order, refund, lines, now, user, HistoryNote.REFUND, reason=reason)
     db.session.flush()
     return refund
+
+
+def _still_refundable(order: Order, lines: list[OrderLine]) -> list[int]:
+    """What giving back each of `lines` sends the buyer: its total less what partial refunds made at the
+    provider already gave back of it, and never more, all told, than the order still holds."""
+    from marketplace.royalties import posting
+
+    already = posting.refunded_by_line(order.id) if order.refunded_amount else {}
+    amounts = [max(line.total - already.get(line.id, 0), 0) for line in lines]
+    held = order.total - order.refunded_amount
+    if sum(amounts) > held:  # a chargeback shrank what the ledger could attribute: the order's own sum decides
+        amounts = posting.allocate_by_weights(held, amounts) if held > 0 else [0] * len(amounts)
+    return amounts
 
 
 def _apply_refund(order: Order, refund: Refund, lines: list[OrderLine], now: datetime, actor, note: str, **params) -> None:
@@ -557,9 +571,9 @@ def record_external_refund(order: Order, refunded_total: int, gateway_reference:
     lines = []
     if order.refunded_amount + missing >= order.total:
         lines = [line for line in order.lines if line.refunded_at is None]
-        for line in lines:
+        for line, line_amount in zip(lines, _still_refundable(order, lines)):
             line.refunded_at = now
-            refund.lines.append(RefundLine(order_line_id=line.id, amount=line.total))
+            refund.lines.append(RefundLine(order_line_id=line.id, amount=line_amount))
     else:
         order.needs_attention = True
         order.attention_note = HistoryNote.EXTERNAL_REFUND

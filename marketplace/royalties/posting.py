@@ -95,6 +95,20 @@ def _remaining_by_line(order_id: int, line_ids=None) -> list[tuple[int, int, int
     return [tuple(row) for row in db.session.execute(query)]
 
 
+def refunded_by_line(order_id: int) -> dict[int, int]:
+    """How much of each of the order's lines refunds have given back so far, as the ledger attributed it: a
+    refund naming no lines (a partial refund made at the provider) is spread over the lines, and only the
+    ledger knows how."""
+    query = (
+        select(LedgerEntry.order_line_id, func.sum(LedgerEntry.amount))
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(LedgerTransaction.order_id == order_id, LedgerTransaction.kind == TransactionKind.REFUND,
+               LedgerEntry.order_line_id.is_not(None))
+        .group_by(LedgerEntry.order_line_id)
+    )
+    return {line_id: -int(total) for line_id, total in db.session.execute(query)}
+
+
 def post_reversal(order, kind: str, key: str, amount: int, now: datetime, line_ids=None,
                   refund_id: int | None = None, memo: str | None = None) -> int | None:
     """Take `amount` back from what the order's sale gave each party and the platform, in proportion to what
