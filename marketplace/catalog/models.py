@@ -39,6 +39,8 @@ class Listing(IdMixin, TimestampMixin, db.Model):
     featured: Mapped[bool] = mapped_column(default=False)
     cover_key: Mapped[str | None] = mapped_column(String(255))
     cover_thumb_key: Mapped[str | None] = mapped_column(String(255))
+    #: merch: where and for how much the streamer ships it (marketplace.merch.models.ShippingProfile)
+    shipping_profile_id: Mapped[int | None] = mapped_column(ForeignKey("shipping_profiles.id", ondelete="SET NULL"))
     submitted_at: Mapped[datetime | None]
     published_at: Mapped[datetime | None] = mapped_column(index=True)
 

@@ -12,4 +12,6 @@ MERCH = kinds.ProductKind(
 
 
 def init_app(app) -> None:
+    from marketplace.merch import models  # noqa: F401  (tables)
+
     kinds.register(MERCH)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import CreatorProfile, User
@@ -38,7 +38,8 @@ class Order(IdMixin, TimestampMixin, db.Model):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("subtotal >= 0 AND discount >= 0 AND discount <= subtotal", name="amounts_valid"),
-        CheckConstraint("total = subtotal - discount", name="total_adds_up"),
+        CheckConstraint("total = subtotal - discount + shipping_total", name="total_with_shipping_adds_up"),
+        CheckConstraint("shipping_total >= 0", name="shipping_not_negative"),
         CheckConstraint("refunded_amount >= 0 AND refunded_amount <= total", name="refund_within_total"),
     )
 
@@ -51,6 +52,10 @@ class Order(IdMixin, TimestampMixin, db.Model):
     discount: Mapped[int] = mapped_column(BigInteger, default=0)
     total: Mapped[int] = mapped_column(BigInteger)
     refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: what the buyer pays for shipping the order's merch (each seller's share is on its lines); 0 for digital
+    shipping_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    #: {"name", "line1", "line2", "city", "region", "postal_code", "country", "phone"}; None without merch
+    shipping_address: Mapped[dict | None] = mapped_column(JSON)
     coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id", ondelete="SET NULL"), index=True)
     #: the code as the fan typed it (normalised), kept if the coupon is later deleted
     coupon_code: Mapped[str | None] = mapped_column(String(32))
@@ -127,8 +132,14 @@ class OrderLine(IdMixin, db.Model):
     #: this line's share of the order's coupon discount
     discount: Mapped[int] = mapped_column(BigInteger, default=0)
     total: Mapped[int] = mapped_column(BigInteger)
+    #: this line's part of the order's shipping (paid to whoever ships it); not part of `total`
+    shipping: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     fulfilled_at: Mapped[datetime | None]
     refunded_at: Mapped[datetime | None]
+    shipped_at: Mapped[datetime | None]
+    carrier: Mapped[str | None] = mapped_column(String(60))
+    tracking_number: Mapped[str | None] = mapped_column(String(80))
+    shipped_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     order: Mapped[Order] = relationship(back_populates="lines")
     creator: Mapped[CreatorProfile | None] = relationship()

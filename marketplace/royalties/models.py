@@ -43,6 +43,13 @@ class SplitStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+class Fulfiller(StrEnum):
+    """Who ships a merch listing's orders (and is paid their shipping)."""
+
+    CREATOR = "creator"
+    CO_BRAND = "co_brand"
+
+
 class FeeBearer(StrEnum):
     #: the platform's revenue bears the payment provider's fee (the default)
     PLATFORM = "platform"
@@ -65,6 +72,8 @@ class RoyaltySplit(IdMixin, db.Model):
     status: Mapped[str] = mapped_column(String(20), default=SplitStatus.PROPOSED, index=True)
     platform_fee_bp: Mapped[int]
     gateway_fee_bearer: Mapped[str] = mapped_column(String(20), default=FeeBearer.PLATFORM)
+    #: who ships the listing's merch and is paid its shipping: the owning streamer, or the co-brand
+    fulfilled_by: Mapped[str] = mapped_column(String(20), default=Fulfiller.CREATOR, server_default="creator")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     activated_at: Mapped[datetime | None]
@@ -205,8 +214,11 @@ class LedgerEntry(IdMixin, db.Model):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         CheckConstraint("amount <> 0", name="amount_nonzero"),
-        # a party's statement and balance read its entries in time order through this index
-        Index("ix_ledger_entries_account_time", "account_id", "created_at", "id"),
+        # A party's statement and balance read its entries in time order through this index alone: on
+        # PostgreSQL it carries every column a statement line shows (an index-only scan, no table reads)
+        Index("ix_ledger_entries_statement", "account_id", "created_at", "id",
+              postgresql_include=["kind", "amount", "gross", "bp", "listing_id", "order_id", "order_number",
+                                  "payout_id"]),
     )
 
     transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id", ondelete="RESTRICT"), index=True)
@@ -223,6 +235,11 @@ class LedgerEntry(IdMixin, db.Model):
     gross: Mapped[int | None] = mapped_column(BigInteger)
     bp: Mapped[int | None]
     split_id: Mapped[int | None] = mapped_column(ForeignKey("royalty_splits.id", ondelete="RESTRICT"))
+    # Copied from the transaction (and its order's number) when posted, so a statement line needs no join;
+    # the transaction's own columns carry the foreign keys.
+    order_id: Mapped[int | None]
+    order_number: Mapped[str | None] = mapped_column(String(24))
+    payout_id: Mapped[int | None]
 
     transaction: Mapped[LedgerTransaction] = relationship(back_populates="entries")
     account: Mapped[LedgerAccount] = relationship()
