@@ -98,6 +98,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "ENCORE_STRIPE_API_BASE": _env("ENCORE_STRIPE_API_BASE"),
         #: how long an order waits for its payment before it expires and releases what it reserved
         "ENCORE_PAYMENT_WINDOW_MINUTES": int(_env("ENCORE_PAYMENT_WINDOW_MINUTES", "60") or 60),
+        #: minutes merch stock stays reserved after an order's payment window closes (a payment in flight)
+        "ENCORE_RESERVATION_GRACE_MINUTES": _positive_int("ENCORE_RESERVATION_GRACE_MINUTES", 15, minimum=0),
         #: how long a signed download link works (the library page makes fresh ones on every visit)
         "ENCORE_DOWNLOAD_LINK_SECONDS": _positive_int("ENCORE_DOWNLOAD_LINK_SECONDS", 300),
         #: downloads of each file a purchase allows (resuming a download does not count again)
@@ -140,6 +142,13 @@ def load_config(overrides: dict | None = None) -> dict:
         "PASSWORD_HASH_PARAMS": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1} if env == "testing" else None,
     }
     config.update(overrides)
+    if str(config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        # Sessions in UTC: timestamps arrive already in UTC, the zone every datetime in Encore is kept in
+        options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args.setdefault("options", "-c timezone=UTC")
+        options["connect_args"] = connect_args
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     check_config(config)
     return config
 

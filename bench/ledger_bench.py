@@ -89,9 +89,9 @@ LOAD_SQL = [
     # 60 / 20 / 10 % to three different parties (the big party first in every even sale), the rest to the
     # platform, the whole line against the clearing account: each sale sums to zero
     f"""INSERT INTO ledger_entries (transaction_id, account_id, amount, currency, created_at, kind, order_line_id,
-                                    listing_id, gross, bp)
+                                    listing_id, gross, bp, order_id, order_number)
         SELECT t.id, share.account_id, share.amount, 'CNY', t.created_at, 'sale', share.line_id, share.listing_id,
-               share.gross, share.bp
+               share.gross, share.bp, t.id, 'B' || lpad(t.id::text, 10, '0')
         FROM ledger_transactions t
         CROSS JOIN LATERAL (SELECT 1000 + t.id % 5000 AS total) AS line
         CROSS JOIN LATERAL (VALUES

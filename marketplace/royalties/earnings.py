@@ -2,7 +2,7 @@
 latest ledger lines, and the platform's totals with the whole-ledger check for operators.
 
 Read-only: nothing here posts or commits. Each function is one or two grouped queries over the entries of one
-account (through ix_ledger_entries_account_time), never a query per row.
+account (through ix_ledger_entries_statement), never a query per row.
 """
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.money import Money
 from marketplace.catalog.models import Listing
-from marketplace.orders.models import Order
 from marketplace.royalties import ledger
-from marketplace.royalties.models import AccountKind, LedgerEntry, LedgerTransaction, TransactionKind
+from marketplace.royalties.models import AccountKind, LedgerEntry, TransactionKind
 from marketplace.royalties.parties import Party
 
 GRAINS = ("day", "week", "month")
@@ -194,10 +193,8 @@ def recent_lines(party: Party, currency: str, limit: int = 20) -> list[LedgerLin
     if account_id is None:
         return []
     rows = db.session.execute(
-        select(LedgerEntry.id, LedgerEntry.created_at, LedgerEntry.kind, Order.number, LedgerEntry.listing_id,
-               Listing.title, LedgerEntry.amount)
-        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .outerjoin(Order, Order.id == LedgerTransaction.order_id)
+        select(LedgerEntry.id, LedgerEntry.created_at, LedgerEntry.kind, LedgerEntry.order_number,
+               LedgerEntry.listing_id, Listing.title, LedgerEntry.amount)
         .outerjoin(Listing, Listing.id == LedgerEntry.listing_id)
         .where(LedgerEntry.account_id == account_id)
         .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())

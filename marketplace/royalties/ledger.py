@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from app.extensions import db
@@ -131,10 +131,12 @@ class Posting:
 
 
 def post(key: str, kind: str, currency: str, postings: list[Posting], now: datetime, *, order_id: int | None = None,
-         refund_id: int | None = None, payout_id: int | None = None, memo: str | None = None) -> int | None:
+         order_number: str | None = None, refund_id: int | None = None, payout_id: int | None = None,
+         memo: str | None = None) -> int | None:
     """Post one balanced transaction; answers its id, or None when `key` was posted before (nothing changes).
 
-    Zero amounts are left out. :raise LedgerError: the entries do not add up to zero, or use another currency
+    Zero amounts are left out. Each entry carries the transaction's order (and its number) and payout, so a
+    statement reads entries alone. :raise LedgerError: the entries do not add up to zero, or use another currency
     """
     postings = [p for p in postings if p.amount != 0]
     if any(isinstance(p.amount, bool) or not isinstance(p.amount, int) for p in postings):
@@ -143,12 +145,13 @@ def post(key: str, kind: str, currency: str, postings: list[Posting], now: datet
         raise LedgerError(f"transaction {key} does not balance: {sum(p.amount for p in postings)}")
     if any(p.account.currency != currency for p in postings):
         raise LedgerError(f"transaction {key} mixes currencies")
+    header = {"key": key, "kind": str(kind), "currency": currency, "order_id": order_id, "refund_id": refund_id,
+              "payout_id": payout_id, "memo": memo, "created_at": now}
+    if postings and db.session.get_bind().dialect.name == "postgresql":
+        return _post_in_one_statement(header, order_number, postings)
     from marketplace.orders.services import insert_once
 
-    transaction_id = insert_once(
-        LedgerTransaction, ("key",), key=key, kind=str(kind), currency=currency, order_id=order_id,
-        refund_id=refund_id, payout_id=payout_id, memo=memo, created_at=now,
-    )
+    transaction_id = insert_once(LedgerTransaction, ("key",), **header)
     if transaction_id is None or not postings:
         return transaction_id
     ids = account_ids(p.account for p in postings)
@@ -156,11 +159,58 @@ def post(key: str, kind: str, currency: str, postings: list[Posting], now: datet
         {
             "transaction_id": transaction_id, "account_id": ids[p.account], "amount": p.amount, "currency": currency,
             "created_at": now, "kind": str(kind), "order_line_id": p.order_line_id, "listing_id": p.listing_id,
-            "gross": p.gross, "bp": p.bp, "split_id": p.split_id,
+            "gross": p.gross, "bp": p.bp, "split_id": p.split_id, "order_id": order_id,
+            "order_number": order_number, "payout_id": payout_id,
         }
         for p in postings
     ])
     return transaction_id
+
+
+# The transaction and its entries in one round trip, the accounts found by key inside the statement. It
+# inserts nothing unless every account exists: then `post` creates the missing ones and sends it again (a
+# party's first sale). The arrays keep the SQL text the same for any number of entries, so the server
+# reuses one prepared plan.
+_POST_SQL = text("""
+WITH tx AS (
+    INSERT INTO ledger_transactions (key, kind, currency, order_id, refund_id, payout_id, memo, created_at)
+    SELECT :key, :kind, :currency, :order_id, :refund_id, :payout_id, :memo, :created_at
+    WHERE (SELECT count(*) FROM ledger_accounts WHERE key = ANY(CAST(:account_keys AS varchar[]))) = :account_count
+    ON CONFLICT (key) DO NOTHING
+    RETURNING id
+)
+INSERT INTO ledger_entries (transaction_id, account_id, amount, currency, created_at, kind, order_line_id, listing_id,
+                            gross, bp, split_id, order_id, order_number, payout_id)
+SELECT tx.id, account.id, entry.amount, :currency, :created_at, :kind, entry.order_line_id, entry.listing_id,
+       entry.gross, entry.bp, entry.split_id, :order_id, :order_number, :payout_id
+FROM tx
+CROSS JOIN unnest(CAST(:keys AS varchar[]), CAST(:amounts AS bigint[]), CAST(:order_line_ids AS integer[]),
+                  CAST(:listing_ids AS integer[]), CAST(:grosses AS bigint[]), CAST(:bps AS integer[]),
+                  CAST(:split_ids AS integer[]))
+     WITH ORDINALITY AS entry(key, amount, order_line_id, listing_id, gross, bp, split_id, position)
+JOIN ledger_accounts AS account ON account.key = entry.key
+ORDER BY entry.position
+RETURNING transaction_id
+""")
+
+
+def _post_in_one_statement(header: dict, order_number: str | None, postings: list[Posting]) -> int | None:
+    keys = [p.account.key for p in postings]
+    params = {
+        **header, "order_number": order_number, "account_keys": sorted(set(keys)), "account_count": len(set(keys)),
+        "keys": keys, "amounts": [p.amount for p in postings], "order_line_ids": [p.order_line_id for p in postings],
+        "listing_ids": [p.listing_id for p in postings], "grosses": [p.gross for p in postings],
+        "bps": [p.bp for p in postings], "split_ids": [p.split_id for p in postings],
+    }
+    for attempt in range(2):
+        transaction_id = db.session.execute(_POST_SQL, params).scalar()
+        if transaction_id is not None:
+            return transaction_id
+        if is_posted(header["key"]):
+            return None
+        if attempt == 0:
+            account_ids(p.account for p in postings)
+    raise LedgerError(f"transaction {header['key']} found no accounts to post to")
 
 
 def is_posted(key: str) -> bool:

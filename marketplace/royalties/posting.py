@@ -74,7 +74,7 @@ def post_sale(order, now: datetime) -> int | None:
     """The (locked) order was just paid: post its split once (key "sale:order:<id>")."""
     rules = rules_for({line.listing_id for line in order.lines})
     return ledger.post(f"sale:order:{order.id}", TransactionKind.SALE, order.currency, sale_postings(order, rules),
-                       now, order_id=order.id)
+                       now, order_id=order.id, order_number=order.number)
 
 
 def _remaining_by_line(order_id: int, line_ids=None) -> list[tuple[int, int, int | None, int | None, int, int | None]]:
@@ -127,7 +127,8 @@ def post_reversal(order, kind: str, key: str, amount: int, now: datetime, line_i
         for row, part in zip(rows, parts) if part
     ]
     postings.append(Posting(ledger.refunds(order.currency), amount))
-    return ledger.post(key, kind, order.currency, postings, now, order_id=order.id, refund_id=refund_id, memo=memo)
+    return ledger.post(key, kind, order.currency, postings, now, order_id=order.id, order_number=order.number,
+                       refund_id=refund_id, memo=memo)
 
 
 def _refs_by_id(account_ids) -> dict[int, ledger.AccountRef]:
@@ -176,4 +177,4 @@ def post_gateway_fee(order, fee: int, reference: str | None, now: datetime) -> i
     postings = [Posting(ref, -amount) for ref, amount in borne.items()]
     postings.append(Posting(ledger.gateway_clearing(currency), fee))
     return ledger.post(f"fee:order:{order.id}", TransactionKind.GATEWAY_FEE, currency, postings, now,
-                       order_id=order.id, memo=(reference or "")[:255] or None)
+                       order_id=order.id, order_number=order.number, memo=(reference or "")[:255] or None)

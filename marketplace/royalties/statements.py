@@ -1,14 +1,17 @@
 """A party's statement for a period: the opening balance, every ledger line of its payable account in the period
 (sales, fees, refunds, chargebacks, payouts), the closing balance; as data, CSV and PDF in the party's language.
 
-Three statements whatever the number of lines: the account's id, the opening balance (one SUM over the index
-ix_ledger_entries_account_time, entries before the period) and the lines (one Core select of the period's
-entries with their transaction, order line and order). The closing balance is the opening plus the lines.
+Four statements whatever the number of lines: the account's id, the opening balance (one SUM over the index
+ix_ledger_entries_statement, entries before the period), the lines (one Core select of the period's entries,
+which carry their order number and payout) and the titles of the listings they name. The closing balance is
+the opening plus the lines.
 """
 from __future__ import annotations
 
 import csv
+import gc
 import io
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import cache, lru_cache
@@ -30,7 +33,6 @@ from app.errors import Errors, ValidationFailed
 from app.extensions import db
 from app.money import Money, MoneyError, check_currency
 from marketplace.catalog.models import Listing
-from marketplace.orders.models import Order, OrderLine
 from marketplace.royalties import ledger
 from marketplace.royalties.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction, TransactionKind
 from marketplace.royalties.parties import Party
@@ -166,21 +168,51 @@ def _day_start(day: date) -> datetime:
 
 
 def _lines_query(account_id: int, start: datetime, end: datetime):
+    """The period's entries in time order, each with what its line shows, from ledger_entries alone: on
+    PostgreSQL an index-only scan of ix_ledger_entries_statement, in the index's order (no sort)."""
     return (
         select(
             LedgerEntry.created_at, LedgerEntry.kind, LedgerEntry.amount, LedgerEntry.gross, LedgerEntry.bp,
-            func.coalesce(LedgerEntry.listing_id, OrderLine.listing_id),
-            LedgerTransaction.order_id, Order.number, func.coalesce(OrderLine.title, Listing.title),
-            LedgerTransaction.payout_id, OrderLine.creator_id,
+            LedgerEntry.listing_id, LedgerEntry.order_id, LedgerEntry.order_number, LedgerEntry.payout_id,
         )
-        .select_from(LedgerEntry)
-        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .outerjoin(OrderLine, OrderLine.id == LedgerEntry.order_line_id)
-        .outerjoin(Order, Order.id == LedgerTransaction.order_id)
-        .outerjoin(Listing, Listing.id == LedgerEntry.listing_id)
         .where(LedgerEntry.account_id == account_id, LedgerEntry.created_at >= start, LedgerEntry.created_at < end)
-        .order_by(LedgerEntry.created_at, LedgerEntry.id)
+        .order_by(LedgerEntry.account_id, LedgerEntry.created_at, LedgerEntry.id)
     )
+
+
+@contextmanager
+def _collector_paused():
+    """Pause Python's cyclic garbage collector while a statement's lines are built. 100,000 new rows and lines
+    would trigger it again and again to scan a growing list that holds no cycles (half the build time);
+    reference counting still frees everything, and the collector runs again afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _plain_rows(query) -> list[tuple]:
+    """The query's rows as plain tuples, in the session's transaction. On PostgreSQL straight from the driver in
+    binary form: a year of a busy party is 100,000 rows, and building SQLAlchemy rows and parsing text would
+    cost more than the index scan itself (the session runs in UTC, so timestamps arrive in UTC)."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        return connection.execute(query).all()
+    compiled = query.compile(dialect=connection.dialect)
+    with connection.connection.driver_connection.cursor(binary=True) as cursor:
+        cursor.execute(str(compiled), compiled.params)
+        return cursor.fetchall()
+
+
+def _listings_named(listing_ids) -> dict[int, tuple[str, int]]:
+    """listing id -> (title, seller's creator profile id) for the few listings a statement names."""
+    if not listing_ids:
+        return {}
+    rows = db.session.execute(select(Listing.id, Listing.title, Listing.creator_id).where(Listing.id.in_(listing_ids)))
+    return {listing_id: (title, creator_id) for listing_id, title, creator_id in rows}
 
 
 def statement_for(party: Party, currency: str, date_from: date, date_to: date) -> Statement:
@@ -197,24 +229,22 @@ def statement_for(party: Party, currency: str, date_from: date, date_to: date) -
     money_of: dict[int, Money] = {}
 
     def money(amount) -> Money:
-        found = money_of.get(amount)
-        if found is None:
-            found = money_of[amount] = Money(int(amount), currency)
+        found = money_of[amount] = Money(int(amount), currency)
         return found
 
-    # through the session's connection: plain rows, without the ORM's per-row loading
-    rows = db.session.connection().execute(_lines_query(account_id, start, end))
-    lines = [
-        StatementLine(
-            at=at, kind=kind, order_id=order_id, order_number=number, listing_id=listing_id, listing_title=title,
-            gross=money(gross) if gross is not None else None, bp=bp, amount=money(amount), payout_id=payout_id,
-            creator_id=creator_id,
-        )
-        for at, kind, amount, gross, bp, listing_id, order_id, number, title, payout_id, creator_id in rows
-    ]
-    totals: dict[str, int] = {}
-    for line in lines:
-        totals[line.kind] = totals.get(line.kind, 0) + line.amount.amount
+    with _collector_paused():
+        rows = _plain_rows(_lines_query(account_id, start, end))
+        listings = _listings_named({row[5] for row in rows if row[5] is not None})
+        unnamed = (None, None)
+        totals: dict[str, int] = {}
+        lines = []
+        append = lines.append
+        for at, kind, amount, gross, bp, listing_id, order_id, number, payout_id in rows:
+            title, creator_id = listings.get(listing_id, unnamed)
+            gross_money = None if gross is None else money_of.get(gross) or money(gross)
+            append(StatementLine(at, kind, order_id, number, listing_id, title, gross_money, bp,
+                                 money_of.get(amount) or money(amount), payout_id, creator_id))
+            totals[kind] = totals.get(kind, 0) + amount
     closing = Money(opening.amount + sum(totals.values()), currency)
     return Statement(party, currency, date_from, date_to, opening, lines, closing,
                      {kind: Money(total, currency) for kind, total in totals.items()})
