@@ -12,6 +12,7 @@ from tests.api_support import assert_problem, bearer_for
 LISTING_KEYS = {
     "id", "kind", "title", "slug", "description", "status", "tags", "prices", "creator", "cover_url",
     "thumbnail_url", "partners", "rejection_reason", "created_at", "updated_at", "published_at", "url",
+    "shipping_profile_id",
 }
 
 

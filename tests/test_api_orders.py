@@ -14,12 +14,14 @@ from marketplace.orders.models import Order, OrderEmail, OrderLine, PaymentEvent
 from marketplace.payments import local_gateway, webhook_secret
 from tests.api_support import assert_problem, bearer_for
 from tests.order_support import add, count, order_row
+from tests.shipping_support import ADDRESS, ships_free
 
 PRICES = [{"currency": "CNY", "amount": 1200}, {"currency": "USD", "amount": 199}]
 
 
 def published(make, owner=None, kind="course", prices=PRICES, **data):
-    return make.listing(owner or make.streamer(), status="published", kind=kind, prices=prices, **data)
+    listing = make.listing(owner or make.streamer(), status="published", kind=kind, prices=prices, **data)
+    return ships_free(listing) if kind == "merch" else listing
 
 
 @pytest.fixture
@@ -33,6 +35,7 @@ def headers(make, fan):
 
 
 def place(client, headers, currency="CNY", **body):
+    body.setdefault("shipping_address", ADDRESS)  # ignored without merch
     return client.post("/api/v1/orders", json={"currency": currency, **body}, headers=headers)
 
 

@@ -18,6 +18,7 @@ from marketplace.orders import tasks
 from marketplace.orders.models import Order, OrderEmail, Refund
 from tests.api_support import bearer_for
 from tests.order_support import add
+from tests.shipping_support import ADDRESS, ships_free
 from tests.worker_support import worker  # noqa: F401  (fixture; used by the last test only)
 
 ENGLISH_SUBJECT = "Your Encore order {number} is paid"
@@ -43,13 +44,14 @@ def headers(make, fan):
 
 
 def published(make, owner=None, kind="course", amount=1200, **data):
-    return make.listing(owner or make.streamer(), status="published", kind=kind,
-                        prices=[{"currency": "CNY", "amount": amount}], **data)
+    listing = make.listing(owner or make.streamer(), status="published", kind=kind,
+                           prices=[{"currency": "CNY", "amount": amount}], **data)
+    return ships_free(listing) if kind == "merch" else listing
 
 
 def place(client, headers, language: str | None = None, **body) -> dict:
     sent = {**headers, "Accept-Language": language} if language else headers
-    response = client.post("/api/v1/orders", json={"currency": "CNY", **body}, headers=sent)
+    response = client.post("/api/v1/orders", json={"currency": "CNY", "shipping_address": ADDRESS, **body}, headers=sent)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 

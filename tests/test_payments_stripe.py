@@ -22,6 +22,7 @@ from marketplace.royalties import ledger
 from marketplace.royalties.models import AccountKind
 from tests.api_support import assert_problem, bearer_for
 from tests.order_support import add, count, order_row
+from tests.shipping_support import ADDRESS, ships_free
 from tests.app_support import rebind
 from tests.stripe_support import fake_stripe  # noqa: F401  (fixture)
 
@@ -60,12 +61,13 @@ def headers(make, fan):
 
 
 def published(make, owner=None, kind="merch", amount=1200, **data):
-    return make.listing(owner or make.streamer(), status="published", kind=kind,
-                        prices=[{"currency": "CNY", "amount": amount}], **data)
+    listing = make.listing(owner or make.streamer(), status="published", kind=kind,
+                           prices=[{"currency": "CNY", "amount": amount}], **data)
+    return ships_free(listing) if kind == "merch" else listing
 
 
 def place(client, headers, currency="CNY", **body):
-    return client.post("/api/v1/orders", json={"currency": currency, **body}, headers=headers)
+    return client.post("/api/v1/orders", json={"currency": currency, "shipping_address": ADDRESS, **body}, headers=headers)
 
 
 def stripe_event(event_type: str, obj: dict) -> dict:
@@ -182,7 +184,7 @@ def test_checkout_creates_a_stripe_session_with_the_order_on_it(client, make, he
 
 def test_a_chinese_speaking_buyer_gets_checkout_in_chinese(client, make, headers, stripe_mode):
     add(client, headers, published(make))
-    response = client.post("/api/v1/orders", json={"currency": "CNY"},
+    response = client.post("/api/v1/orders", json={"currency": "CNY", "shipping_address": ADDRESS},
                            headers={**headers, "Accept-Language": "zh-CN,zh;q=0.9"})
     assert response.status_code == 201, response.get_json()
     [request] = stripe_mode.requests_to(CHECKOUT)
@@ -253,7 +255,7 @@ def test_a_delayed_payment_that_arrives_later_pays_the_order(client, make, heade
                                              session_object(stripe_mode, session_id)))
     assert succeeded.get_json()["outcome"] == "paid"
     order = order_row(body["id"])
-    assert order.status == "fulfilled" and order.payment_reference == intent
+    assert order.status == "paid" and order.payment_reference == intent  # merch: paid, awaiting shipment
 
 
 def test_an_event_signed_with_another_secret_is_refused(client, make, headers, stripe_mode):
@@ -429,7 +431,7 @@ def test_a_refund_event_for_an_unknown_payment_changes_nothing(client, make, hea
     body, _intent = paid_order(client, make, headers, stripe_mode, published(make))
     stray = deliver(client, stripe_event("charge.refunded", charge_refunded("pi_test_elsewhere", 1200, 1200, "re_x")))
     assert stray.status_code == 200 and stray.get_json()["outcome"] == "unknown_order"
-    assert count(Refund) == 0 and order_row(body["id"]).status == "fulfilled"
+    assert count(Refund) == 0 and order_row(body["id"]).status == "paid"  # merch: awaiting shipment
 
 
 @pytest.mark.parametrize("status", [500, 402])
@@ -445,7 +447,7 @@ def test_a_refund_stripe_refuses_records_nothing(client, make, headers, stripe_m
     assert "no money was sent back" in problem["detail"]
     assert count(Refund) == 0
     order = order_row(body["id"])
-    assert order.status == "fulfilled" and order.refunded_amount == 0
+    assert order.status == "paid" and order.refunded_amount == 0  # merch: awaiting shipment
     assert all(line.refunded_at is None for line in order.lines)
     assert stripe_mode.refunds == {}
     # asked again when Stripe is back, the refund goes through once

@@ -162,3 +162,62 @@ def test_postgresql_refuses_changing_a_ledger_row_even_in_plain_sql(make):
             db.session.execute(text(statement))
         db.session.rollback()
     assert balance_of(user) == 5
+
+
+def test_shipping_goes_whole_to_the_shipper_and_a_refund_gives_it_back(client, make):
+    from marketplace.payments import local_gateway
+    from tests.shipping_support import ADDRESS, add_merch, merch, profile
+
+    streamer = make.streamer()
+    hoodie = merch(make, streamer, profile(streamer).id, amount=5000)  # 10.00 CNY shipping to CN
+    fan_headers = bearer_for(make, make.user())
+    add_merch(client, fan_headers, hoodie)
+    response = client.post("/api/v1/orders", json={"currency": "CNY", "shipping_address": ADDRESS}, headers=fan_headers)
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["total"]["amount"] == 6000
+    assert deliver(client, local_gateway.completed_event(order_row(body["id"]))).status_code == 200
+
+    # the split shares the goods (90% of 50.00); the shipping is the streamer's alone
+    assert (balance_of(streamer), platform()) == (4500 + 1000, 500)
+    assert ledger.check_ledger().total("CNY", AccountKind.GATEWAY_CLEARING) == -6000
+
+    response = client.post(f"/api/v1/orders/{body['id']}/refunds", json={"reason": "never arrived"},
+                           headers=bearer_for(make, streamer))
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["refunds"][-1]["amount"]["amount"] == 6000
+    assert (balance_of(streamer), platform()) == (0, 0)
+    check = ledger.check_ledger()
+    assert check.sums_to_zero and check.total("CNY", AccountKind.REFUNDS) == 6000
+
+
+def test_a_co_brand_that_ships_is_paid_the_shipping(client, make):
+    from marketplace.catalog import services as catalog
+    from marketplace.merch.models import Variant
+    from marketplace.payments import local_gateway
+    from tests.shipping_support import ADDRESS, add_merch, profile
+
+    owner = make.streamer()
+    member = make.brand_member("Glow Co")
+    brand = member.memberships[0].brand
+    listing = make.listing(owner, kind="merch", prices=[{"currency": "CNY", "amount": 1000}],
+                           shipping_profile_id=profile(owner).id)
+    db.session.add(Variant(listing_id=listing.id, sku="TEE-M", options={"size": "M"}, position=0, is_active=True))
+    now = utcnow()
+    split = splits.set_split(owner, listing, [{"user_id": owner.id, "role": "creator", "bp": 6000},
+                                              {"brand_id": brand.id, "role": "co_brand", "bp": 3000}], now)
+    split.fulfilled_by = "co_brand"
+    for party in split.waiting_for:
+        splits.accept_share(member, party.id, now)
+    operator = make.operator()
+    catalog.submit_listing(owner, listing)
+    catalog.approve_listing(operator, listing)
+    catalog.publish_listing(owner, listing)
+    db.session.commit()
+
+    fan_headers = bearer_for(make, make.user())
+    add_merch(client, fan_headers, listing)
+    body = client.post("/api/v1/orders", json={"currency": "CNY", "shipping_address": ADDRESS},
+                       headers=fan_headers).get_json()
+    assert deliver(client, local_gateway.completed_event(order_row(body["id"]))).status_code == 200
+    assert (balance_of(owner), balance_of(brand=brand), platform()) == (600, 300 + 1000, 100)

@@ -26,6 +26,7 @@ from app.db import utcnow
 from app.extensions import db
 from app.money import Money, allocate
 from marketplace.royalties.posting import allocate_by_weights
+from tests.shipping_support import ADDRESS
 
 # ---------------------------------------------------------------- 1. splitting amounts exactly
 
@@ -158,10 +159,19 @@ class World:
     def __init__(self, make):
         from marketplace.catalog import services as catalog
         from marketplace.discounts import services as discounts
+        from marketplace.merch import shipping
+        from marketplace.merch.models import Variant
         from marketplace.royalties import splits
 
         now = utcnow()
         self.streamer_a, self.streamer_b = make.streamer(), make.streamer()
+        profiles: dict[int, int] = {}
+
+        def shipping_profile(owner) -> int:
+            if owner.id not in profiles:
+                profiles[owner.id] = shipping.create_profile(owner, {"name": "Standard", "rates": [
+                    {"countries": ["CN"], "currency": "CNY", "amount": 1000}]}).id
+            return profiles[owner.id]
         brand_member = make.brand_member("Glow Co")
         self.brand = brand_member.memberships[0].brand
         self.designer, self.designer_2 = make.user(), make.user()
@@ -170,6 +180,11 @@ class World:
 
         def listing(owner, kind, amount, parties=None, bearer=None):
             created = make.listing(owner, kind=kind, prices=[{"currency": "CNY", "amount": amount}])
+            if kind == "merch":  # one unlimited variant, shipped to China for 10.00 by its streamer
+                created.shipping_profile_id = shipping_profile(owner)
+                db.session.add(Variant(listing_id=created.id, sku=f"SKU-{created.id}", options={"size": "M"},
+                                       position=0, is_active=True))
+                db.session.flush()
             if parties:
                 split = splits.set_split(owner, created, parties, now, bearer)
                 for party in split.waiting_for:
@@ -196,6 +211,9 @@ class World:
                                     {"user_id": self.designer.id, "role": "designer", "bp": 3000},
                                     {"brand_id": self.brand.id, "role": "co_brand", "bp": 3000}]),
         ]
+        #: listing id -> its variant, for the merch listings
+        self.variants = {variant.listing_id: variant.id for variant in db.session.scalars(
+            select(Variant).where(Variant.listing_id.in_([listing.id for listing in self.listings])))}
         discounts.create_coupon(a, {"code": "SPRING", "kind": "percent", "percent_bp": 1500})
         discounts.create_coupon(b, {"code": "TENOFF", "kind": "fixed", "amount": 500, "currency": "CNY"})
         self.coupon_owner = {"SPRING": a.creator_profile.id, "TENOFF": b.creator_profile.id}
@@ -298,11 +316,12 @@ class LedgerMachine(RuleBasedStateMachine):
         cart = cart_services.user_cart(buyer)
         listings = [self.world.listings[index] for index, _quantity in items]
         for listing, (_index, quantity) in zip(listings, items):
-            cart_services.add_line(cart, listing.id, quantity)
+            cart_services.add_line(cart, listing.id, quantity, variant_id=self.world.variants.get(listing.id))
         if coupon and self.world.coupon_owner[coupon] not in {listing.creator_id for listing in listings}:
             coupon = None  # a code for another seller's items is refused at checkout (tested elsewhere)
         now = self.now()
-        order = order_services.place_order(buyer, "CNY", coupon, now, "local", timedelta(hours=1))
+        order = order_services.place_order(buyer, "CNY", coupon, now, "local", timedelta(hours=1),
+                                           shipping_address=ADDRESS)
         order.payment_reference = f"pi_local_{order.number}"
         order_id = order.id
         order = order_services.lock_order(order_id)
@@ -324,7 +343,7 @@ class LedgerMachine(RuleBasedStateMachine):
         chosen = chosen or [open_lines[0].id]
         refund = order_services.refund_order(self.world.operator, order.id, chosen, "Arrived damaged", get_gateway(),
                                              self.now())
-        whole = sum(line.total for line in order.lines if line.id in chosen)
+        whole = sum(line.total + line.shipping for line in order.lines if line.id in chosen)
         if order.id in self.refunded_outside:
             # part of these lines went back already through the provider: only the rest is sent now
             assert 0 <= refund.amount <= whole

@@ -39,9 +39,10 @@ def get_cart():
 @bp.auth_required(auth)
 @bp.input(LineIn, arg_name="body")
 @bp.output(CartOut, status_code=201)
-@bp.doc(summary="Add a listing to your cart", responses=[401, 404, 422])
+@bp.doc(summary="Add a listing to your cart", responses=[401, 404, 409, 422])
 def add_line(body):
-    """Published listings only; adding a listing already in the cart adds to its quantity (digital items stay at 1)."""
+    """Published listings only; adding a listing already in the cart adds to its quantity (digital items stay at 1).
+    A merch listing with variants needs `variant_id`, and no more than the variant has in stock (409 when sold out)."""
     cart = services.user_cart(current_api_user())
     services.add_line(cart, body["listing_id"], body["quantity"], body["variant_id"])
     # serialised before the commit, which would otherwise expire the cart and reload it piece by piece

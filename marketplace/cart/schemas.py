@@ -12,7 +12,8 @@ class LineIn(InputSchema):
     listing_id = StrictInteger(required=True, metadata={"example": 42})
     quantity = StrictInteger(load_default=1, metadata={"description": "1 to 99; digital items stay at 1.", "example": 1})
     variant_id = StrictInteger(
-        load_default=None, allow_none=True, metadata={"description": "Reserved for merch variants; null for now."}
+        load_default=None, allow_none=True, metadata={"description": "The merch variant (size, colour) to buy: required for a merch listing with variants, "
+                                   "null otherwise. A sold-out variant is refused (409)."}
     )
 
 
@@ -41,7 +42,7 @@ class CartLineOut(Schema):
     listing = fields.Nested(CartListingRef)
     variant_id = fields.Integer(allow_none=True)
     quantity = fields.Integer()
-    unit_price = fields.Nested(CartMoney, allow_none=True, metadata={"description": "The listing's current price."})
+    unit_price = fields.Nested(CartMoney, allow_none=True, metadata={"description": "The listing's current price (the variant's own, when it has one)."})
     line_total = fields.Nested(CartMoney, allow_none=True)
     available = fields.Boolean(metadata={"description": "False once the listing is archived or otherwise off sale."})
     problems = fields.List(fields.String(), metadata={"description": "Codes: unavailable, no_price."})

@@ -16,12 +16,14 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from app.errors import NotFound, ValidationFailed
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.money import SUPPORTED_CURRENCIES, Money
 from marketplace import kinds
 from marketplace.cart.models import MAX_QUANTITY, Cart, CartLine
 from marketplace.catalog.models import Listing
+from marketplace.merch import services as merch
+from marketplace.merch.models import Variant
 
 #: the most lines one cart holds (it also keeps an anonymous cart's session cookie small)
 MAX_LINES = 50
@@ -205,6 +207,41 @@ def _check_quantity(quantity) -> int:
     return quantity
 
 
+def _variants_by_id(ids) -> dict[int, Variant]:
+    """The variants with their prices, in one query (none when no line names one)."""
+    ids = {variant_id for variant_id in ids if variant_id is not None}
+    if not ids:
+        return {}
+    rows = db.session.scalars(select(Variant).where(Variant.id.in_(ids)).options(joinedload(Variant.prices))).unique()
+    return {variant.id: variant for variant in rows}
+
+
+def _check_variant(listing: Listing, variant_id) -> Variant | None:
+    """The variant a line of this listing must name: one of its active variants when it has any, else none.
+
+    :raise 422: a variant for a listing without any, one of another listing or retired, or none chosen
+    :raise 409: the variant is sold out"""
+    if variant_id is None:
+        if listing.kind == merch.KIND and merch.has_variants(listing.id):
+            raise ValidationFailed.one("variant_id", _("Choose a size or colour first."))
+        return None
+    if isinstance(variant_id, bool) or not isinstance(variant_id, int) or listing.kind != merch.KIND:
+        raise ValidationFailed.one("variant_id", _("This listing has no variants to choose from."))
+    variant = _variants_by_id([variant_id]).get(variant_id)
+    if variant is None or variant.listing_id != listing.id or not variant.is_active:
+        raise ValidationFailed.one("variant_id", _("This choice is not sold for this listing."))
+    if variant.stock is not None and variant.stock <= 0:
+        raise Conflict(_("%(title)s is sold out.", title=merch.variant_title(listing.title, variant)), field="variant_id")
+    return variant
+
+
+def _check_stock(listing: Listing, variant: Variant | None, quantity: int) -> None:
+    """:raise 422: more than the variant has in stock"""
+    if variant is not None and variant.stock is not None and quantity > variant.stock:
+        raise ValidationFailed.one("quantity", _("Only %(count)d left of %(title)s.", count=variant.stock,
+                                                  title=merch.variant_title(listing.title, variant)))
+
+
 def _find_line(cart: AnyCart, line_id: int):
     for line in cart.lines:
         if line.id == line_id:
@@ -217,13 +254,16 @@ def _find_line(cart: AnyCart, line_id: int):
 def add_line(cart: AnyCart, listing_id: int, quantity: int = 1, variant_id: int | None = None):
     """Put a published listing in the cart, or add to the line that already holds it; answers the line.
 
-    Digital listings are bought once: their line stays at quantity 1 however often they are added.
+    Digital listings are bought once: their line stays at quantity 1 however often they are added. A merch
+    listing with variants needs one of them (`variant_id`), and no more than it has in stock.
     :raise 404: the listing does not exist
-    :raise 422: the listing is not on sale, the quantity is out of range, or the cart is full
+    :raise 409: the variant is sold out
+    :raise 422: the listing is not on sale, the quantity is out of range (or above the stock), the variant is
+        missing or not one of the listing's, or the cart is full
     """
     _check_quantity(quantity)
-    if variant_id is not None:
-        raise ValidationFailed.one("variant_id", _("This listing has no variants to choose from."))
+    if variant_id is not None and not isinstance(listing_id, int):
+        raise NotFound(_("There is no such listing."))
     if not isinstance(listing_id, int):
         raise NotFound(_("There is no such listing."))
     listing = _listings_by_id([listing_id]).get(listing_id)
@@ -231,6 +271,7 @@ def add_line(cart: AnyCart, listing_id: int, quantity: int = 1, variant_id: int 
         raise NotFound(_("There is no such listing."))
     if not listing.is_public:
         raise ValidationFailed.one("listing_id", _("This listing is not on sale."))
+    variant = _check_variant(listing, variant_id)
     digital = is_digital(listing)
     existing = next((line for line in cart.lines if line.listing_id == listing.id and line.variant_id == variant_id), None)
     if existing is not None:
@@ -239,11 +280,13 @@ def add_line(cart: AnyCart, listing_id: int, quantity: int = 1, variant_id: int 
                 raise ValidationFailed.one(
                     "quantity", _("Your cart can hold at most %(max)d of one item.", max=MAX_QUANTITY)
                 )
+            _check_stock(listing, variant, existing.quantity + quantity)
             existing.quantity += quantity
         _save(cart)
         return existing
     if len(cart.lines) >= MAX_LINES:
         raise ValidationFailed.one("listing_id", _("Your cart is full: remove something first."))
+    _check_stock(listing, variant, quantity)
     line = _new_line(cart, listing.id, variant_id, 1 if digital else quantity)
     _save(cart)
     return line
@@ -260,6 +303,8 @@ def change_quantity(cart: AnyCart, line_id: int, quantity: int):
     listing = db.session.get(Listing, line.listing_id)
     if listing is not None and is_digital(listing) and quantity != 1:
         raise ValidationFailed.one("quantity", _("A digital item is bought once; its quantity stays 1."))
+    if listing is not None and line.variant_id is not None and quantity > line.quantity:
+        _check_stock(listing, _variants_by_id([line.variant_id]).get(line.variant_id), quantity)
     line.quantity = quantity
     _save(cart)
     return line
@@ -312,11 +357,19 @@ def merge_session_cart(user, session_cart: SessionCart) -> Cart | None:
         return None
     cart = user_cart(user)
     listings = _listings_by_id(line.listing_id for line in session_cart.lines)
+    variants = _variants_by_id(line.variant_id for line in session_cart.lines)
     for line in session_cart.lines:
         listing = listings.get(line.listing_id)
         if listing is None or not listing.is_public:
             continue
+        variant = variants.get(line.variant_id)
+        if line.variant_id is not None and (variant is None or variant.listing_id != listing.id or not variant.is_active):
+            continue
         limit = 1 if is_digital(listing) else MAX_QUANTITY
+        if variant is not None and variant.stock is not None:
+            limit = min(limit, variant.stock)
+            if limit < 1:
+                continue
         existing = next((own for own in cart.lines if own.listing_id == listing.id and own.variant_id == line.variant_id), None)
         if existing is not None:
             existing.quantity = min(existing.quantity + line.quantity, limit)
@@ -340,6 +393,17 @@ class LineView:
     unit_price: Money | None
     line_total: Money | None
     problems: list[str] = field(default_factory=list)
+    #: the merch variant the line names (size, colour), None for a listing without variants
+    variant: Variant | None = None
+
+    @property
+    def title(self) -> str:
+        """The listing's title with the variant's options: "Hoodie — L / black"."""
+        return merch.variant_title(self.listing.title, self.variant)
+
+    @property
+    def options(self) -> dict:
+        return dict(self.variant.options or {}) if self.variant is not None else {}
 
     @property
     def available(self) -> bool:
@@ -384,19 +448,22 @@ def summarize(cart: AnyCart, default_currency: str) -> CartSummary:
     else:
         currency = currencies[0]
     subtotal = Money(0, currency)
+    variants = _variants_by_id(line.variant_id for line in present)
     views = []
     for line in present:
         listing = listings[line.listing_id]
-        unit_price = listing.price_in(currency)
+        variant = variants.get(line.variant_id)
+        unit_price = merch.price_in(variant, listing, currency) if variant is not None else listing.price_in(currency)
         problems = []
-        if not listing.is_public:
+        if not listing.is_public or (line.variant_id is not None and (
+                variant is None or variant.listing_id != listing.id or not variant.is_active)):
             problems.append(CartProblem.UNAVAILABLE)
         if unit_price is None:
             problems.append(CartProblem.NO_PRICE)
         line_total = Money(unit_price.amount * line.quantity, currency) if unit_price and not problems else None
         if line_total is not None:
             subtotal += line_total
-        views.append(LineView(line.id, listing, line.variant_id, line.quantity, unit_price, line_total, problems))
+        views.append(LineView(line.id, listing, line.variant_id, line.quantity, unit_price, line_total, problems, variant))
     cart_problems = [] if views else [CartProblem.EMPTY]
     for code in (CartProblem.UNAVAILABLE, CartProblem.NO_PRICE):
         if any(code in view.problems for view in views):

@@ -36,9 +36,39 @@ def _form_int(name: str, default: int | None = None) -> int:
         raise ValidationFailed.one(name, _("This is not a valid number.")) from None
 
 
-def _render(cart, status: int = 200):
+def _render(cart, status: int = 200, address_form: dict | None = None, address_errors: dict | None = None):
+    """The cart page; with merch in the cart, the checkout form asks for the shipping address (`address_form` holds
+    what was sent, `address_errors` the refused fields as "shipping_address.city")."""
     summary = services.summarize(cart, current_app.config["ENCORE_DEFAULT_CURRENCY"])
-    return render_template("cart/cart.html", cart=summary, problem_label=services.problem_label, kind_label=_kind_label), status
+    needs_address = any(not line.is_digital for line in summary.lines)
+    if needs_address and address_form is None:
+        address_form = _last_address()
+    return render_template(
+        "cart/cart.html", cart=summary, problem_label=services.problem_label, kind_label=_kind_label,
+        needs_address=needs_address, address=address_form or {}, address_errors=address_errors or {},
+        countries=_countries() if needs_address else [],
+    ), status
+
+
+def _countries():
+    from marketplace.merch import shipping
+
+    return shipping.country_choices()
+
+
+def _last_address() -> dict:
+    """The address of the signed-in buyer's latest order that shipped something, to fill the form in."""
+    if not current_user.is_authenticated:
+        return {}
+    from sqlalchemy import select
+
+    from marketplace.orders.models import Order
+
+    address = db.session.scalar(
+        select(Order.shipping_address).where(Order.buyer_id == current_user.id, Order.shipping_address.is_not(None))
+        .order_by(Order.id.desc()).limit(1)
+    )
+    return dict(address) if isinstance(address, dict) else {}
 
 
 def _refused(exc: ValidationFailed):
@@ -108,3 +138,8 @@ def cart_badge() -> dict:
         return services.session_item_count(services.SessionCart(session))
 
     return {"cart_count": cart_count, "cart_is_physical": lambda listing: not services.is_digital(listing)}
+
+
+def refused_address(address: dict, errors: dict):
+    """The cart page again after checkout refused the shipping address: the fields as sent, marked (422)."""
+    return _render(current_cart(), 422, address, errors)

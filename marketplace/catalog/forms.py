@@ -28,6 +28,16 @@ def _currency_choices():
     return [("", _l("Currency…"))] + [(code, code) for code in SUPPORTED_CURRENCIES]
 
 
+def _shipping_choices():
+    """The signed-in streamer's shipping profiles (merch listings ship by one of them)."""
+    from flask_login import current_user
+
+    from marketplace.merch import shipping
+
+    profiles = shipping.own_profiles(current_user) if current_user.is_authenticated and current_user.creator_profile else []
+    return [("", _l("No shipping profile"))] + [(str(profile.id), profile.name) for profile in profiles]
+
+
 def _split_list(text: str | None) -> list[str]:
     """"cats, cute ,  " -> ["cats", "cute"]; full-width commas count too (Chinese keyboards)."""
     return [part.strip() for part in (text or "").replace("，", ",").split(",") if part.strip()]
@@ -62,6 +72,10 @@ class ListingForm(FlaskForm):
         _l("Co-brand partners"), description=_l("Brand names as in their web address, separated by commas.")
     )
     cover = FileField(_l("Cover image"), description=_l("PNG, JPEG, WebP or GIF."), render_kw={"accept": "image/*"})
+    shipping_profile_id = SelectField(
+        _l("Shipping profile"), choices=_shipping_choices, validate_choice=False, default="",
+        description=_l("Merch only: where it ships and for how much (manage profiles under Shipping)."),
+    )
 
     #: general messages that belong to no single field
     form_errors: list[str]
@@ -87,6 +101,7 @@ class ListingForm(FlaskForm):
                 "tags": ", ".join(listing.tag_names),
                 "partners": ", ".join(brand.slug for brand in listing.partner_brands),
                 "prices": price_rows(rows),
+                "shipping_profile_id": str(listing.shipping_profile_id or ""),
             },
         )
 
@@ -120,6 +135,14 @@ class ListingForm(FlaskForm):
         }
         if "kind" in self._fields:
             data["kind"] = self.kind.data or ""
+        if self.shipping_profile_id.raw_data:  # only when the form showed the select (merch)
+            raw = (self.shipping_profile_id.data or "").strip()
+            if not raw:
+                data["shipping_profile_id"] = None
+            elif raw.isdigit():
+                data["shipping_profile_id"] = int(raw)
+            else:
+                errors.add("shipping_profile_id", _("Choose one of your shipping profiles."))
         return data, errors
 
     def cover_bytes(self) -> bytes | None:

@@ -37,6 +37,11 @@ class ListingPatch(InputSchema):
     tags = fields.List(fields.String(), metadata={"example": ["cute", "cats"]})
     prices = fields.List(fields.Nested(PriceIn), metadata={"description": "At most one price per currency."})
     partners = fields.List(fields.String(), metadata={"description": "Slugs of co-branding brands."})
+    shipping_profile_id = StrictInteger(
+        allow_none=True,
+        metadata={"description": "Merch only: one of your shipping profiles (see /shipping-profiles); null clears it. "
+                                 "Merch without one cannot be bought.", "example": 1},
+    )
 
 
 class ListingIn(ListingPatch):
@@ -93,6 +98,7 @@ class ListingOut(Schema):
     thumbnail_url = fields.String(allow_none=True)
     partners = fields.List(fields.Nested(PartnerRef))
     rejection_reason = fields.String(allow_none=True)
+    shipping_profile_id = fields.Integer(allow_none=True, metadata={"description": "Merch: the shipping profile it ships by."})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     published_at = fields.DateTime(allow_none=True)
@@ -120,6 +126,7 @@ class ListingOut(Schema):
             "thumbnail_url": absolute_url(storage.url(listing.cover_thumb_key)) if listing.cover_thumb_key else None,
             "partners": listing.partner_brands,
             "rejection_reason": listing.rejection_reason,
+            "shipping_profile_id": listing.shipping_profile_id,
             "created_at": listing.created_at,
             "updated_at": listing.updated_at,
             "published_at": listing.published_at,

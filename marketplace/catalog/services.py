@@ -185,13 +185,23 @@ def _apply(listing: Listing, data: dict, *, creating: bool) -> None:
         cleaned["tags"] = _clean_tags(data.get("tags"), errors)
     if "partners" in data:
         cleaned["partners"] = _clean_partners(data.get("partners"), errors)
+    if "shipping_profile_id" in data:
+        from marketplace.merch import shipping
+
+        try:
+            cleaned["shipping_profile_id"] = shipping.check_listing_profile(
+                cleaned.get("kind", listing.kind), listing.creator_id or listing.creator.id, data.get("shipping_profile_id"))
+        except ValidationFailed as exc:
+            for name, messages in exc.errors.items():
+                for message in messages:
+                    errors.add(name, message)
     kind = kinds.get(cleaned.get("kind", listing.kind) or "")
     if kind is not None:
         for validator in kind.validators:
             validator(data, errors)
     errors.raise_if_any()
 
-    for name in ("kind", "title", "description"):
+    for name in ("kind", "title", "description", "shipping_profile_id"):
         if name in cleaned:
             setattr(listing, name, cleaned[name])
     if cleaned.get("slug"):

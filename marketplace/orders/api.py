@@ -8,6 +8,7 @@ from app.i18n import current_locale
 from app.api import auth, current_api_user
 from app.db import utcnow
 from app.extensions import csrf, db
+from marketplace.merch import shipping
 from marketplace.orders import checkout, services
 from marketplace.orders.schemas import OrderIn, OrderListOut, OrderOut, OrdersQuery, RefundIn
 from marketplace.payments import get_gateway
@@ -26,6 +27,7 @@ ORDER_OUT = OrderOut()
 
 def dump(user, order) -> dict:
     view = services.order_view(user, order)
+    shipping_money, total = shipping.view_shipping(view)
     return {
         "id": order.id,
         "number": order.number,
@@ -33,7 +35,9 @@ def dump(user, order) -> dict:
         "currency": order.currency,
         "subtotal": view.subtotal,
         "discount": view.discount,
-        "total": view.total,
+        "shipping": shipping_money,
+        "total": total,
+        "shipping_address": order.shipping_address,
         "refunded": view.refunded,
         "coupon": order.coupon_code,
         "payment_url": order.payment_url if order.is_pending and view.is_buyer else None,
@@ -63,10 +67,12 @@ def dump(user, order) -> dict:
 @bp.doc(summary="Check out your cart", responses=[401, 409, 422, 502])
 def create_order(body):
     """Creates an order awaiting payment from your cart (which is emptied) and starts its payment: send the
-    buyer to `payment_url`. 409: the cart is empty or was just checked out, or the coupon is used up."""
+    buyer to `payment_url`. 409: the cart is empty or was just checked out, or the coupon is used up. A cart with
+    merch needs `shipping_address`; 422 when a listing does not ship to its country in the order's currency."""
     user = current_api_user()
     return_path = checkout.check_return_path(body["return_url"])
-    order = checkout.checkout(user, body["currency"], body["coupon"], return_path, current_locale())
+    order = checkout.checkout(user, body["currency"], body["coupon"], return_path, current_locale(),
+                              shipping_address=body["shipping_address"])
     # serialised before the commit, which would otherwise expire the order and reload it row by row
     response = jsonify(ORDER_OUT.dump(dump(user, order)))
     db.session.commit()

@@ -30,14 +30,17 @@ def check_return_path(return_url) -> str | None:
     return path
 
 
-def checkout(buyer, currency, coupon_code, return_path: str | None = None, locale: str | None = None) -> Order:
-    """Place the buyer's order from their cart and start its payment; the caller commits.
+def checkout(buyer, currency, coupon_code, return_path: str | None = None, locale: str | None = None,
+             shipping_address=None) -> Order:
+    """Place the buyer's order from their cart and start its payment; the caller commits. An order with merch
+    needs `shipping_address` (see marketplace.merch.shipping.clean_address); without merch it is not stored.
 
     :raise 409/422: see services.place_order :raise 502: the gateway could not start the payment
     """
     gateway = get_gateway()
     window = timedelta(minutes=current_app.config["ENCORE_PAYMENT_WINDOW_MINUTES"])
-    order = services.place_order(buyer, currency, coupon_code, utcnow(), gateway.name, window, locale)
+    order = services.place_order(buyer, currency, coupon_code, utcnow(), gateway.name, window, locale,
+                                 shipping_address=shipping_address)
     order_url = url_for("orders.detail", number=order.number, _external=True)
     success_url = urljoin(request.host_url, return_path) if return_path else order_url + "?paid=1"
     session = gateway.start_payment(services.payment_request(order, success_url, order_url))

@@ -71,6 +71,7 @@ class HistoryNote:
     EXTERNAL_REFUND = "external_refund"
     FULFILLED = "fulfilled"
     CHARGEBACK = "chargeback"
+    SOLD_OUT_REFUND = "sold_out_refund"
 
 
 def _money_param(params: dict, name: str) -> str:
@@ -91,8 +92,11 @@ def describe_note(change: OrderStatusChange) -> str:
     if code == HistoryNote.LATE_PAYMENT:
         return _("The payment arrived after the order had closed; an operator will check it.")
     if code == HistoryNote.GOODS_GONE:
-        return _("The payment arrived after the reserved items were released and they are no longer available; "
-                 "an operator will refund it.")
+        return _("The payment arrived after the reserved items were released and they sold out meanwhile; "
+                 "it is refunded automatically.")
+    if code == HistoryNote.SOLD_OUT_REFUND:
+        return _("Refunded %(amount)s automatically: the items sold out before the payment arrived.",
+                 amount=_money_param(params, "amount"))
     if code == HistoryNote.AMOUNT_MISMATCH:
         return _("The payment (%(got)s) does not match the order total (%(expected)s); an operator will check it.",
                  got=_money_param(params, "got"), expected=_money_param(params, "expected"))
@@ -203,14 +207,15 @@ def check_currency(currency) -> str:
 
 
 def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway_name: str,
-                payment_window: timedelta, locale: str | None = None) -> Order:
+                payment_window: timedelta, locale: str | None = None, shipping_address=None) -> Order:
     """Turn the buyer's cart into an order awaiting payment: prices are checked again and snapshotted,
     the coupon applied with its uses counted under a lock, each line's kind reserves what it needs, and
     the cart is emptied. The cart row stays locked until the caller commits, so a second checkout of the
     same cart waits and then finds it empty.
 
     :raise 409: the cart is empty (or was just checked out), the coupon has no uses left, a kind cannot reserve
-    :raise 422: unknown currency, a line not on sale or not sold in the currency, a coupon that does not apply
+    :raise 422: unknown currency, a line not on sale or not sold in the currency, a coupon that does not apply,
+        merch without a valid `shipping_address` or not shipped to its country (see merch.shipping.shipping_for)
     """
     currency = check_currency(currency)
     cart = _lock_cart(buyer)
@@ -229,19 +234,23 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
         coupon = discount_services.find_coupon(code, {listing.creator_id for listing, _q, _u in lines}, lock=True)
         uses_total, uses_by_buyer = coupon_uses(coupon.id, buyer.id)
     priced = discount_services.price_lines(lines, code or None, buyer, now, uses_total, uses_by_buyer)
+    address, shipping = _shipping(summary, priced, currency, shipping_address)
 
     order = Order(
         number=new_order_number(now), buyer_id=buyer.id, status=OrderStatus.PENDING_PAYMENT, currency=currency,
-        subtotal=priced.subtotal.amount, discount=priced.discount.amount, total=priced.total.amount,
+        subtotal=priced.subtotal.amount, discount=priced.discount.amount,
+        total=priced.total.amount + shipping.total, shipping_total=shipping.total,
         coupon_id=coupon.id if coupon else None, coupon_code=coupon.code if coupon else None,
         locale=locale, gateway=gateway_name, expires_at=now + payment_window,
     )
-    for view, line in zip(summary.lines, priced.lines):
+    if address is not None:  # left unset otherwise: SQL NULL, not a JSON null
+        order.shipping_address = address
+    for view, line, line_shipping in zip(summary.lines, priced.lines, shipping.per_line):
         order.lines.append(OrderLine(
             listing_id=view.listing.id, creator_id=view.listing.creator_id, kind=view.listing.kind,
-            title=view.listing.title, variant_id=view.variant_id, quantity=line.quantity,
+            title=view.title, variant_id=view.variant_id, quantity=line.quantity,
             unit_price=line.unit_price.amount, subtotal=line.subtotal.amount, discount=line.discount.amount,
-            total=line.total.amount,
+            total=line.total.amount, shipping=line_shipping,
         ))
     _record(order, OrderStatus.PENDING_PAYMENT, buyer, HistoryNote.CHECKOUT)
     _flush_new_order(order, now)
@@ -253,6 +262,19 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
     db.session.execute(CartLine.__table__.delete().where(CartLine.cart_id == cart.id))
     db.session.expire(cart, ["lines"])
     return order
+
+
+def _shipping(summary, priced, currency: str, shipping_address):
+    """The normalised address (None for an order without merch, whatever was sent) and the shipping quote."""
+    from marketplace.merch import shipping
+
+    listings = [view.listing for view in summary.lines]
+    if not any(shipping.is_physical(listing) for listing in listings):
+        return None, shipping.ShippingQuote(currency=currency, per_line=[0] * len(listings))
+    address = shipping.clean_address(shipping_address)
+    quote = shipping.shipping_for([(listing, line.total.amount) for listing, line in zip(listings, priced.lines)],
+                                  currency, address["country"])
+    return address, quote
 
 
 def _flush_new_order(order: Order, now: datetime) -> None:
@@ -276,7 +298,8 @@ def gateway_lines(order: Order) -> list[CheckoutLine]:
     """The order's lines as a payment provider lists them: what is paid per unit after the discount.
 
     A provider wants whole unit prices, so a discount that does not divide by the quantity splits the line
-    into one line at the lower unit price and one unit carrying the remainder; the items add up exactly."""
+    into one line at the lower unit price and one unit carrying the remainder; the order's shipping is one more
+    item, so the items add up to the order's total exactly."""
     out = []
     for line in order.lines:
         unit, remainder = divmod(line.total, line.quantity)
@@ -286,6 +309,8 @@ def gateway_lines(order: Order) -> list[CheckoutLine]:
             out.append(CheckoutLine(line.title, unit + remainder, 1))
         else:
             out.append(CheckoutLine(line.title, unit, line.quantity))
+    if order.shipping_total:
+        out.append(CheckoutLine(_("Shipping"), order.shipping_total, 1))
     return out
 
 
@@ -338,20 +363,19 @@ def mark_paid(order: Order, payment_reference: str | None, amount: int | None, c
                     got=f"{amount} {(currency or '').upper()}")
         return PaymentOutcome("amount_mismatch", order)
     late = order.status in CLOSED_UNPAID_STATES
-    allocated = True
-    for line in order.lines:
-        allocate = _kind_hook(line, "allocate")
-        if allocate is not None and not allocate(line):
-            allocated = False
+    allocated = _allocate_all(order)
     order.payment_reference = payment_reference or order.payment_reference
-    if not allocated:
-        order.needs_attention = True
-        order.attention_note = HistoryNote.GOODS_GONE
-        _record(order, order.status, None, HistoryNote.GOODS_GONE)
-        return PaymentOutcome("goods_gone", order)
     from marketplace.royalties import posting
 
     order.paid_at = now
+    if not allocated:
+        # the money is taken (the ledger posts the sale) and given back in full by the task the outcome queues
+        # (refund_sold_out): the fan's money trail is complete and the order ends refunded
+        order.needs_attention = True
+        order.attention_note = HistoryNote.GOODS_GONE
+        _move(order, OrderStatus.PAID, None, HistoryNote.GOODS_GONE)
+        posting.post_sale(order, now)
+        return PaymentOutcome("goods_gone", order, (SOLD_OUT_REFUND,))
     if late:
         order.needs_attention = True
         order.attention_note = HistoryNote.LATE_PAYMENT
@@ -361,6 +385,61 @@ def mark_paid(order: Order, payment_reference: str | None, amount: int | None, c
     # after the order's changes, so they are flushed in one UPDATE when the posting first reads
     posting.post_sale(order, now)
     return PaymentOutcome("late_payment" if late else "paid", order, ("fulfil", "confirmation"))
+
+
+class _GoodsGone(Exception):
+    pass
+
+
+def _allocate_all(order: Order) -> bool:
+    """Every line's kind allocates its goods; when one cannot, what the others took is given back (a savepoint)."""
+    hooks = [(line, _kind_hook(line, "allocate")) for line in order.lines]
+    hooks = [(line, hook) for line, hook in hooks if hook is not None]
+    if not hooks:
+        return True
+    try:
+        with db.session.begin_nested():
+            for line, allocate in hooks:
+                if not allocate(line):
+                    raise _GoodsGone
+    except _GoodsGone:
+        return False
+    return True
+
+
+#: the follow-up work of a payment whose goods were gone: refund it in full (see refund_sold_out)
+SOLD_OUT_REFUND = "sold_out_refund"
+#: Refund.reason of that refund, worded for the buyer when shown (see describe_note, emails.refund_notice)
+SOLD_OUT_REASON = "sold_out"
+
+
+def refund_sold_out(order_id: int, gateway, now: datetime) -> Refund | None:
+    """Give back in full a payment that arrived after its reserved goods were released and sold (mark_paid
+    took it as paid and flagged it GOODS_GONE). Once: a second run finds the order refunded and does nothing.
+    :raise 502: the provider refused or could not be reached (nothing is recorded; the sweep tries again)"""
+    order = lock_order(order_id)
+    if order is None or order.status not in PAID_STATES or order.attention_note != HistoryNote.GOODS_GONE:
+        return None
+    lines = [line for line in order.lines if line.refunded_at is None]
+    if not lines:
+        return None
+    line_amounts = _still_refundable(order, lines)
+    refund = Refund(order_id=order.id, amount=sum(line_amounts), currency=order.currency, reason=SOLD_OUT_REASON,
+                    actor_id=None)
+    for line, line_amount in zip(lines, line_amounts):
+        refund.lines.append(RefundLine(order_line_id=line.id, amount=line_amount))
+        line.refunded_at = now
+    db.session.add(refund)
+    db.session.flush()
+    if refund.amount > 0:
+        refund.gateway_reference = gateway.refund(RefundRequest(
+            order_id=order.id, refund_id=refund.id, payment_reference=order.payment_reference or "",
+            amount=refund.amount, currency=order.currency, reason=SOLD_OUT_REASON,
+        ))
+    _apply_refund(order, refund, lines, now, None, HistoryNote.SOLD_OUT_REFUND)
+    order.needs_attention = False
+    db.session.flush()
+    return refund
 
 
 def _release(order: Order) -> None:
@@ -425,13 +504,20 @@ def fulfil_order(order_id: int, now: datetime) -> int:
     return fulfil(lock_order(order_id), now)
 
 
+def is_physical_line(line: OrderLine) -> bool:
+    """A line of goods that ship (merch): it is fulfilled when it is marked shipped, not by the fulfilment task."""
+    kind = kinds.get(line.kind)
+    return kind is not None and kind.is_physical
+
+
 def fulfil(order: Order | None, now: datetime) -> int:
-    """fulfil_order for an order the caller has just locked (see lock_order)."""
+    """fulfil_order for an order the caller has just locked (see lock_order). Physical lines are left awaiting
+    shipment (marketplace.merch.fulfilment marks them shipped and fulfilled)."""
     if order is None or order.status not in PAID_STATES:
         return 0
     delivered = 0
     for line in order.lines:
-        if line.fulfilled_at is not None or line.refunded_at is not None:
+        if line.fulfilled_at is not None or line.refunded_at is not None or is_physical_line(line):
             continue
         claimed = db.session.execute(
             update(OrderLine).where(OrderLine.id == line.id, OrderLine.fulfilled_at.is_(None)).values(fulfilled_at=now)
@@ -443,11 +529,19 @@ def fulfil(order: Order | None, now: datetime) -> int:
         if fulfil is not None:
             fulfil(line)
         delivered += 1
+    complete_if_fulfilled(order, now)
+    return delivered
+
+
+def complete_if_fulfilled(order: Order, now: datetime, actor=None) -> bool:
+    """Move a paid order (locked by the caller) to fulfilled once every line not refunded is fulfilled (digital
+    lines by the fulfilment task, merch when shipped); answers whether it moved."""
     open_lines = [line for line in order.lines if line.refunded_at is None]
     if order.status == OrderStatus.PAID and open_lines and all(line.fulfilled_at for line in open_lines):
         order.fulfilled_at = now
-        _move(order, OrderStatus.FULFILLED, None, HistoryNote.FULFILLED)
-    return delivered
+        _move(order, OrderStatus.FULFILLED, actor, HistoryNote.FULFILLED)
+        return True
+    return False
 
 
 # ---------------------------------------------------------------- refunds
@@ -528,12 +622,12 @@ def refund_order(user, order_id: int, line_ids, reason, gateway, now: datetime) 
 
 
 def _still_refundable(order: Order, lines: list[OrderLine]) -> list[int]:
-    """What giving back each of `lines` sends the buyer: its total less what partial refunds made at the
-    provider already gave back of it, and never more, all told, than the order still holds."""
+    """What giving back each of `lines` sends the buyer: its total and its shipping, less what partial refunds
+    made at the provider already gave back of it, and never more, all told, than the order still holds."""
     from marketplace.royalties import posting
 
     already = posting.refunded_by_line(order.id) if order.refunded_amount else {}
-    amounts = [max(line.total - already.get(line.id, 0), 0) for line in lines]
+    amounts = [max(line.total + line.shipping - already.get(line.id, 0), 0) for line in lines]
     held = order.total - order.refunded_amount
     if sum(amounts) > held:  # a chargeback shrank what the ledger could attribute: the order's own sum decides
         amounts = posting.allocate_by_weights(held, amounts) if held > 0 else [0] * len(amounts)

@@ -62,6 +62,22 @@ def send_order_email(order_id: int, key: str) -> bool:
     return _send_once(order.id, key, *_message(order, refund))
 
 
+@celery_app.task(name="orders.send_shipped_email", ignore_result=True)
+def send_shipped_email(order_id: int, line_ids: list[int]) -> bool:
+    """Tell the buyer that these lines (one parcel) were shipped, with the carrier and tracking number; sent
+    once per parcel (keyed by its first line). Answers whether this run sent it."""
+    order = db.session.scalars(
+        select(Order).where(Order.id == order_id).options(joinedload(Order.lines), joinedload(Order.buyer))
+    ).unique().one_or_none()
+    wanted = {int(i) for i in line_ids or []}
+    lines = [line for line in order.lines if line.id in wanted and line.shipped_at is not None] if order else []
+    if not lines:
+        return False
+    with current_app.test_request_context(base_url=current_app.config["ENCORE_PUBLIC_URL"]):
+        subject, body = emails.shipped_notice(order, lines)
+    return _send_once(order.id, f"shipped:{min(line.id for line in lines)}", order.buyer.email, subject, body)
+
+
 def _message(order: Order, refund: Refund | None) -> tuple[str, str, str]:
     """(recipient, subject, body) of the order's confirmation, or of the refund's notice."""
     with current_app.test_request_context(base_url=current_app.config["ENCORE_PUBLIC_URL"]):
@@ -84,21 +100,49 @@ def _send_once(order_id: int, key: str, recipient: str, subject: str, body: str)
     return True
 
 
+@celery_app.task(name="orders.refund_sold_out", ignore_result=True)
+def refund_sold_out(order_id: int) -> bool:
+    """Refund in full a payment whose goods sold out before it arrived, then tell the fan why (once)."""
+    from marketplace.payments import get_gateway
+
+    try:
+        refund = services.refund_sold_out(order_id, get_gateway(), utcnow())
+        refund_id = refund.id if refund is not None else None
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    if refund_id is not None:
+        send_order_email(order_id, f"refund:{refund_id}")
+    return refund_id is not None
+
+
 @celery_app.task(name="orders.sweep", ignore_result=True)
 def sweep() -> dict:
-    """Expire overdue unpaid orders and queue fulfilment again where a queued one was lost."""
+    """Expire overdue unpaid orders (and release any merch reservation left held past its time), queue
+    fulfilment again where a queued one was lost, and the refund of a payment whose goods sold out."""
+    from marketplace.merch.services import release_overdue_reservations
+
     now = utcnow()
     expired = services.expire_overdue(now)
     db.session.commit()
+    released = release_overdue_reservations(now)
+    db.session.commit()
+    sold_out = list(db.session.scalars(
+        select(Order.id).where(
+            Order.status == OrderStatus.PAID, Order.attention_note == services.HistoryNote.GOODS_GONE,
+            Order.paid_at <= now - FULFIL_RETRY_AFTER,
+        ).limit(500)
+    ))
     stuck = list(db.session.scalars(
         select(Order.id).join(OrderLine).where(
             Order.status == OrderStatus.PAID, Order.paid_at <= now - FULFIL_RETRY_AFTER,
-            OrderLine.fulfilled_at.is_(None), OrderLine.refunded_at.is_(None),
+            OrderLine.fulfilled_at.is_(None), OrderLine.refunded_at.is_(None), Order.id.not_in(sold_out or [0]),
         ).distinct().limit(500)
     ))
     unconfirmed = list(db.session.scalars(
         select(Order.id).where(
-            Order.status.in_(PAID_STATES), Order.paid_at <= now - FULFIL_RETRY_AFTER, Order.id.not_in(stuck or [0]),
+            Order.status.in_(PAID_STATES), Order.paid_at <= now - FULFIL_RETRY_AFTER, Order.id.not_in((stuck + sold_out) or [0]),
             ~select(OrderEmail.id).where(OrderEmail.order_id == Order.id, OrderEmail.key == "confirmation").exists(),
         ).limit(500)
     ))
@@ -107,12 +151,17 @@ def sweep() -> dict:
         queue_followups(order_id, ("fulfil", "confirmation"))  # an email already sent is not sent again
     for order_id in unconfirmed:  # the mail server was down when they were paid
         queue_followups(order_id, ("confirmation",))
-    return {"expired": len(expired), "requeued": len(stuck), "emails": len(unconfirmed)}
+    for order_id in sold_out:  # the provider could not be reached when the refund first ran
+        queue_followups(order_id, (services.SOLD_OUT_REFUND,))
+    result = {"expired": len(expired), "requeued": len(stuck), "emails": len(unconfirmed)}
+    # reported only when they happened (they rarely do)
+    result.update({name: value for name, value in (("released", released), ("sold_out_refunds", len(sold_out))) if value})
+    return result
 
 
 def queue_followups(order_id: int, work) -> None:
     """Queue the work an order change calls for, after its commit: "fulfil", "confirmation", "refund:<id>",
-    "fee:<balance transaction id>".
+    "fee:<balance transaction id>", "sold_out_refund".
     A broker outage is logged, not raised: the change already happened, and the sweep retries fulfilment."""
     work = list(work)
     messages = []
@@ -122,7 +171,9 @@ def queue_followups(order_id: int, work) -> None:
         messages.append((fulfil_order, (order_id, email)))
         work = [item for item in work if item not in ("fulfil", email)]
     for item in work:
-        if item.startswith("fee:"):
+        if item == services.SOLD_OUT_REFUND:
+            messages.append((refund_sold_out, (order_id,)))
+        elif item.startswith("fee:"):
             from marketplace.royalties.tasks import fetch_gateway_fee
 
             messages.append((fetch_gateway_fee, (order_id, item.split(":", 1)[1])))

@@ -18,6 +18,7 @@ from app.extensions import db
 from app.i18n import format_money
 from app.money import Money
 from marketplace import kinds
+from marketplace.merch import shipping
 from marketplace.orders import checkout as checkout_service
 from marketplace.orders import services
 from marketplace.orders.models import PAID_STATES, OrderStatus
@@ -60,14 +61,33 @@ def _page_number() -> int:
 
 # ---------------------------------------------------------------- checkout
 
+#: the cart page's address inputs are named address-<field>
+ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country", "phone")
+
+
+def _posted_address() -> dict | None:
+    address = {name: request.form.get(f"address-{name}", "").strip() for name in ADDRESS_FIELDS}
+    return address if any(address.values()) else None
+
+
 @bp.post("/checkout")
 @login_required
 def checkout():
-    """From the cart page: currency and coupon; on success the fan goes to the payment page."""
+    """From the cart page: currency, coupon and (with merch) the shipping address; on success the fan goes to the
+    payment page. A refused address comes back as the cart page with the fields marked (422)."""
+    address = _posted_address()
     try:
         order = checkout_service.checkout(current_user, request.form.get("currency"), request.form.get("coupon") or None,
-                                          None, current_locale())
-    except (ValidationFailed, Conflict) as exc:
+                                          None, current_locale(), shipping_address=address)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        if any(name.startswith("shipping_address") for name in exc.errors):
+            from marketplace.cart import views as cart_views
+
+            return cart_views.refused_address(address or {}, exc.errors)
+        flash(" ".join(_messages(exc)), "error")
+        return redirect(url_for("cart.show"))
+    except Conflict as exc:
         db.session.rollback()
         flash(" ".join(_messages(exc)), "error")
         return redirect(url_for("cart.show"))
@@ -92,8 +112,10 @@ def mine():
 def _render_detail(order, errors: dict | None = None, form_error: str | None = None, status: int = 200):
     view = services.order_view(current_user, order)
     paid_return = request.args.get("paid") == "1" and view.is_buyer
+    shipping_money, total = shipping.view_shipping(view)
     return render_template(
         "orders/detail.html", view=view, order=order, errors=errors or {}, form_error=form_error,
+        shipping=shipping_money, total=total, country_name=shipping.country_name,
         form=request.form, paid_return=paid_return, attention_text=attention_text,
         delivering=paid_return and order.status == OrderStatus.PAID,
         awaiting_webhook=paid_return and order.status == OrderStatus.PENDING_PAYMENT,

@@ -55,9 +55,11 @@ def sale_postings(order, rules: dict[int, Rule]) -> list[Posting]:
     currency = order.currency
     postings: list[Posting] = []
     for line in order.lines:
+        rule = _rule_for(line, rules)
+        if line.shipping > 0:
+            postings.append(_shipping_posting(line, rule, currency))
         if line.total <= 0:
             continue
-        rule = _rule_for(line, rules)
         shares = [party.bp for party in rule.parties] + [rule.platform_fee_bp]
         parts = allocate(Money(line.total, currency), shares)
         common = {"order_line_id": line.id, "listing_id": line.listing_id, "gross": line.total, "split_id": rule.split_id}
@@ -65,9 +67,19 @@ def sale_postings(order, rules: dict[int, Rule]) -> list[Posting]:
             postings.append(Posting(ledger.payable(currency, party.user_id, party.brand_id), part.amount,
                                     bp=party.bp, **common))
         postings.append(Posting(ledger.platform_revenue(currency), parts[-1].amount, bp=rule.platform_fee_bp, **common))
-    paid = sum(line.total for line in order.lines if line.total > 0)
+    paid = sum(line.total for line in order.lines if line.total > 0) + sum(line.shipping for line in order.lines)
     postings.append(Posting(ledger.gateway_clearing(currency), -paid))
     return postings
+
+
+def _shipping_posting(line, rule: Rule, currency: str) -> Posting:
+    """A line's shipping is not shared: it goes whole to whoever ships it (the platform holds it for review
+    when the rule names nobody)."""
+    shipper = rule.shipper()
+    account = (ledger.payable(currency, shipper.user_id, shipper.brand_id) if shipper is not None
+               else ledger.platform_revenue(currency))
+    return Posting(account, line.shipping, order_line_id=line.id, listing_id=line.listing_id, gross=line.shipping,
+                   split_id=rule.split_id)
 
 
 def post_sale(order, now: datetime) -> int | None:

@@ -15,7 +15,7 @@ from app.extensions import csrf, db
 from marketplace.catalog import services as catalog
 from marketplace.catalog.models import Listing
 from marketplace.royalties import splits
-from marketplace.royalties.models import BASIS_POINTS, FeeBearer, RoyaltySplit, SplitParty, SplitRole, SplitStatus
+from marketplace.royalties.models import BASIS_POINTS, FeeBearer, Fulfiller, RoyaltySplit, SplitParty, SplitRole, SplitStatus
 from marketplace.royalties.split_schemas import (
     OfferAnswerIn,
     OffersOut,
@@ -44,7 +44,8 @@ def party_payload(party: SplitParty) -> dict:
 
 def version_payload(split: RoyaltySplit) -> dict:
     return {"version": split.version, "status": split.status, "platform_fee_bp": split.platform_fee_bp,
-            "gateway_fee_bearer": split.gateway_fee_bearer, "created_at": split.created_at,
+            "gateway_fee_bearer": split.gateway_fee_bearer, "fulfilled_by": split.fulfilled_by,
+            "created_at": split.created_at,
             "parties": [party_payload(party) for party in split.parties],
             "platform": {"role": "platform", "bp": split.platform_fee_bp}}
 
@@ -60,7 +61,8 @@ def split_payload(listing: Listing) -> dict:
         fee = splits.platform_fee_bp(listing.id)
         owner = listing.creator.user
         current = {"version": None, "status": SplitStatus.ACTIVE, "platform_fee_bp": fee,
-                   "gateway_fee_bearer": FeeBearer.PLATFORM, "platform": {"role": "platform", "bp": fee},
+                   "gateway_fee_bearer": FeeBearer.PLATFORM, "fulfilled_by": Fulfiller.CREATOR,
+                   "platform": {"role": "platform", "bp": fee},
                    "parties": [{"id": None, "user_id": owner.id, "brand_id": None, "name": owner.display_name,
                                 "role": SplitRole.CREATOR, "bp": BASIS_POINTS - fee, "accepted": True,
                                 "accepted_at": None}]}
@@ -129,10 +131,11 @@ def get_split(listing_id: int):
 def put_split(listing_id: int, body):
     """Makes a new version. The server adds the platform fee: the parties' shares must make exactly 10000 bp with
     it. Parties other than you (and your own brands) must accept their share before the version is used; until
-    then it shows as `pending` and sales keep using the active version."""
+    then it shows as `pending` and sales keep using the active version. `fulfilled_by` says who ships merch:
+    `co_brand` needs a party with the co_brand role and a brand_id (422 otherwise)."""
     user = current_api_user()
     listing = catalog.get_own_listing(user, listing_id)
-    splits.set_split(user, listing, body["parties"], utcnow(), body.get("gateway_fee_bearer"))
+    splits.set_split(user, listing, body["parties"], utcnow(), body.get("gateway_fee_bearer"), body.get("fulfilled_by"))
     payload = SplitOut().dump(split_payload(listing))  # serialised before the commit expires the rows
     db.session.commit()
     return jsonify(payload)

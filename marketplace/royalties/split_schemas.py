@@ -5,10 +5,12 @@ from __future__ import annotations
 from apiflask import Schema, fields
 from apiflask.validators import Length, OneOf, Range
 
-from marketplace.royalties.models import BASIS_POINTS, FeeBearer, SplitRole
+from marketplace.royalties.models import BASIS_POINTS, FeeBearer, Fulfiller, SplitRole
 
 ROLES = [role.value for role in SplitRole]
 BEARERS = [bearer.value for bearer in FeeBearer]
+FULFILLERS = [fulfiller.value for fulfiller in Fulfiller]
+FULFILLED_BY_DOC = "Who ships the listing's merch: the streamer (`creator`) or the co-brand (`co_brand`)."
 
 
 class SplitPartyIn(Schema):
@@ -24,6 +26,9 @@ class SplitIn(Schema):
                           metadata={"description": "With the platform fee the shares add up to exactly 10000 bp."})
     gateway_fee_bearer = fields.String(validate=OneOf(BEARERS), load_default=None, metadata={
         "description": "Who bears the payment provider's fee: the platform (default) or everyone by share."})
+    fulfilled_by = fields.String(validate=OneOf(FULFILLERS), load_default=None, metadata={
+        "description": "Who ships the listing's merch: `creator` (default) or `co_brand` (only with a co_brand "
+                       "party in the split)."})
 
 
 class SplitPartyOut(Schema):
@@ -49,6 +54,7 @@ class SplitVersionOut(Schema):
     status = fields.String()
     platform_fee_bp = fields.Integer()
     gateway_fee_bearer = fields.String()
+    fulfilled_by = fields.String(metadata={"description": FULFILLED_BY_DOC})
     created_at = fields.DateTime(allow_none=True)
     parties = fields.List(fields.Nested(SplitPartyOut))
     platform = fields.Nested(SplitPlatformOut)
@@ -60,6 +66,7 @@ class SplitOut(Schema):
     status = fields.String()
     platform_fee_bp = fields.Integer()
     gateway_fee_bearer = fields.String()
+    fulfilled_by = fields.String(metadata={"description": FULFILLED_BY_DOC})
     parties = fields.List(fields.Nested(SplitPartyOut))
     platform = fields.Nested(SplitPlatformOut)
     pending = fields.Nested(SplitVersionOut, allow_none=True, metadata={

@@ -24,7 +24,7 @@ from app.extensions import db
 from marketplace.catalog import services as catalog
 from marketplace.catalog.models import Listing, ListingStatus
 from marketplace.royalties import splits
-from marketplace.royalties.models import BASIS_POINTS, FeeBearer, RoyaltySplit, SplitParty, SplitRole, SplitStatus
+from marketplace.royalties.models import BASIS_POINTS, FeeBearer, Fulfiller, RoyaltySplit, SplitParty, SplitRole, SplitStatus
 
 bp = Blueprint("royalties_split_views", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/royalties-splits")
@@ -92,6 +92,7 @@ class SplitForm:
     rows: list[Row]
     gateway_fee_bearer: str = FeeBearer.PLATFORM
     errors: list[str] = field(default_factory=list)
+    fulfilled_by: str = Fulfiller.CREATOR
 
     @property
     def has_errors(self) -> bool:
@@ -117,7 +118,7 @@ def _form_from(listing: Listing, version: RoyaltySplit | None) -> SplitForm:
                     percent_input(BASIS_POINTS - splits.platform_fee_bp(listing.id)))]
         return SplitForm(_padded(rows))
     rows = [Row(_identifier(p), p.role, percent_input(p.bp)) for p in version.parties]
-    return SplitForm(_padded(rows), version.gateway_fee_bearer)
+    return SplitForm(_padded(rows), version.gateway_fee_bearer, fulfilled_by=version.fulfilled_by)
 
 
 def _form_from_request() -> SplitForm:
@@ -128,7 +129,8 @@ def _form_from_request() -> SplitForm:
     count = max(1, min(count, splits.MAX_PARTIES))
     rows = [Row(request.form.get(f"party-{i}", "").strip()[:254], request.form.get(f"role-{i}", ""),
                 request.form.get(f"share-{i}", "").strip()[:20]) for i in range(count)]
-    return SplitForm(rows, request.form.get("gateway_fee_bearer", FeeBearer.PLATFORM))
+    return SplitForm(rows, request.form.get("gateway_fee_bearer", FeeBearer.PLATFORM),
+                     fulfilled_by=request.form.get("fulfilled_by", Fulfiller.CREATOR))
 
 
 def parse_percent(text: str) -> int | None:
@@ -235,8 +237,17 @@ def _split_page(listing: Listing, form: SplitForm | None = None, fee_errors: lis
         bearers=[(FeeBearer.PLATFORM.value, _("Encore pays them")),
                  (FeeBearer.SHARED.value, _("Everyone, in proportion to their share"))],
         share_percent=share_percent, role_label=splits.role_label, status_label=splits.status_label,
-        PROPOSED=SplitStatus.PROPOSED,
+        PROPOSED=SplitStatus.PROPOSED, is_physical=_is_physical(listing),
+        fulfillers=[(value.value, splits.fulfiller_label(value)) for value in Fulfiller],
+        fulfiller_label=splits.fulfiller_label,
     ), status
+
+
+def _is_physical(listing: Listing) -> bool:
+    from marketplace import kinds
+
+    kind = kinds.get(listing.kind)
+    return kind is not None and kind.is_physical
 
 
 @bp.get("/dashboard/listings/<int:listing_id>/split")
@@ -256,7 +267,7 @@ def propose_split(listing_id: int):
     if form.has_errors:
         return _split_page(listing, form, status=422)
     try:
-        split = splits.set_split(current_user, listing, parties, utcnow(), form.gateway_fee_bearer)
+        split = splits.set_split(current_user, listing, parties, utcnow(), form.gateway_fee_bearer, form.fulfilled_by)
     except ValidationFailed as exc:
         db.session.rollback()
         _place(form, exc, origin)

@@ -20,10 +20,11 @@ from app.accounts.models import Brand, BrandMembership, CreatorProfile, User
 from app.errors import Conflict, Errors, NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db
 from marketplace.catalog import services as catalog
-from marketplace.catalog.models import Listing, ListingStatus
+from marketplace.catalog.models import Listing, ListingPartner, ListingStatus
 from marketplace.royalties.models import (
     BASIS_POINTS,
     FeeBearer,
+    Fulfiller,
     ListingPlatformFee,
     RoyaltySplit,
     SplitParty,
@@ -43,6 +44,13 @@ def role_label(role: str) -> str:
         SplitRole.DESIGNER: _("Designer"),
         SplitRole.COLLABORATOR: _("Collaborator"),
     }.get(role, role)
+
+
+def fulfiller_label(fulfilled_by: str) -> str:
+    return {
+        Fulfiller.CREATOR: _("The streamer ships"),
+        Fulfiller.CO_BRAND: _("The co-brand ships"),
+    }.get(fulfilled_by, fulfilled_by)
 
 
 def status_label(status: str) -> str:
@@ -103,6 +111,13 @@ class Rule:
     platform_fee_bp: int
     gateway_fee_bearer: str
     parties: tuple[RuleParty, ...] = field(default_factory=tuple)
+    #: who ships the listing's merch and is paid its shipping (models.Fulfiller)
+    fulfilled_by: str = "creator"
+
+    def shipper(self) -> RuleParty | None:
+        """The party paid a line's shipping: the co-brand when it ships, else the creator (the owner)."""
+        role = SplitRole.CO_BRAND if self.fulfilled_by == "co_brand" else SplitRole.CREATOR
+        return next((party for party in self.parties if party.role == role), None)
 
 
 def rules_for(listing_ids) -> dict[int, Rule]:
@@ -118,7 +133,7 @@ def rules_for(listing_ids) -> dict[int, Rule]:
     ):
         rules[split.listing_id] = Rule(
             split.id, split.platform_fee_bp, split.gateway_fee_bearer,
-            tuple(RuleParty(p.user_id, p.brand_id, p.role, p.bp) for p in split.parties),
+            tuple(RuleParty(p.user_id, p.brand_id, p.role, p.bp) for p in split.parties), split.fulfilled_by,
         )
     missing = listing_ids - set(rules)
     if missing:
@@ -207,7 +222,7 @@ def _clean_parties(raw, fee_bp: int) -> list[dict]:
 
 
 def _new_version(listing: Listing, actor: User | None, parties: list[dict], fee_bp: int, bearer: str,
-                 now: datetime) -> RoyaltySplit:
+                 now: datetime, fulfilled_by: str = Fulfiller.CREATOR) -> RoyaltySplit:
     """Make the next version; parties who accepted the same share, role and fee bearer in the active version or
     in the version waiting (which this one replaces), the owner, and brands the acting owner belongs to are
     accepted at once. Becomes active when nobody is left to ask."""
@@ -217,9 +232,9 @@ def _new_version(listing: Listing, actor: User | None, parties: list[dict], fee_
     replaced = list(db.session.scalars(select(RoyaltySplit).where(
         RoyaltySplit.listing_id == listing.id, RoyaltySplit.status == SplitStatus.PROPOSED)
         .options(selectinload(RoyaltySplit.parties))))
-    # an agreement carries over only to the very terms agreed to: the same share, role and fee bearer
+    # an agreement carries over only to the very terms agreed to: the same share, role, fee bearer and shipper
     accepted_before = {
-        (p.party_key, p.role, p.bp, version.gateway_fee_bearer)
+        (p.party_key, p.role, p.bp, version.gateway_fee_bearer, version.fulfilled_by)
         for version in ([previous] if previous else []) + replaced
         for p in version.parties if p.accepted_at is not None
     }
@@ -230,12 +245,13 @@ def _new_version(listing: Listing, actor: User | None, parties: list[dict], fee_
         pending.status = SplitStatus.WITHDRAWN
         pending.note = pending.note or "replaced"
     split = RoyaltySplit(listing_id=listing.id, version=number, status=SplitStatus.PROPOSED, platform_fee_bp=fee_bp,
-                         gateway_fee_bearer=bearer, created_by_id=actor.id if actor else None, created_at=now)
+                         gateway_fee_bearer=bearer, fulfilled_by=fulfilled_by,
+                         created_by_id=actor.id if actor else None, created_at=now)
     for position, item in enumerate(parties):
         party = SplitParty(position=position, user_id=item["user_id"], brand_id=item["brand_id"], role=item["role"],
                            bp=item["bp"])
         if (item["user_id"] is not None and item["user_id"] == owner_id) or item["brand_id"] in own_brands \
-                or (party.party_key, party.role, party.bp, bearer) in accepted_before:
+                or (party.party_key, party.role, party.bp, bearer, fulfilled_by) in accepted_before:
             party.accepted_at = now
             party.accepted_by_id = actor.id if actor is not None and item["user_id"] == owner_id else None
         split.parties.append(party)
@@ -253,13 +269,28 @@ def _activate(split: RoyaltySplit, now: datetime) -> None:
         older.status = SplitStatus.SUPERSEDED
     split.status = SplitStatus.ACTIVE
     split.activated_at = now
+    _record_partners(split)
 
 
-def set_split(user: User, listing: Listing, parties, now: datetime, gateway_fee_bearer: str | None = None) -> RoyaltySplit:
-    """Propose a new split for the owner's listing (`parties`: [{"user_id" or "brand_id", "role", "bp"}]).
+def _record_partners(split: RoyaltySplit) -> None:
+    """Brands sharing as co-brand in a version that became active are the listing's co-brand partners (shown
+    beside the streamer on the listing page); a partner named before stays."""
+    brand_ids = {p.brand_id for p in split.parties if p.brand_id is not None and p.role == SplitRole.CO_BRAND}
+    if not brand_ids:
+        return
+    listing = db.session.get(Listing, split.listing_id)
+    have = {partner.brand_id for partner in listing.partners}
+    listing.partners.extend(ListingPartner(brand_id=brand_id) for brand_id in sorted(brand_ids - have))
+
+
+def set_split(user: User, listing: Listing, parties, now: datetime, gateway_fee_bearer: str | None = None,
+              fulfilled_by: str | None = None) -> RoyaltySplit:
+    """Propose a new split for the owner's listing (`parties`: [{"user_id" or "brand_id", "role", "bp"}]);
+    `fulfilled_by` says who ships its merch: "creator" (the default) or "co_brand" (needs a co-brand party).
 
     :raise 403: not the listing's owner :raise 409: the listing is archived
-    :raise 422: shares that do not add up with the platform fee, a negative share, an unknown user or brand
+    :raise 422: shares that do not add up with the platform fee, a negative share, an unknown user or brand,
+        the co-brand shipping in a split without one
     """
     if not catalog.is_owner(user, listing):
         raise PermissionDenied(_("Only the listing's streamer sets its split."))
@@ -269,8 +300,15 @@ def set_split(user: User, listing: Listing, parties, now: datetime, gateway_fee_
     if bearer not in tuple(FeeBearer):
         raise ValidationFailed.one("gateway_fee_bearer", _("Choose who bears payment fees: %(choices)s.",
                                                            choices=", ".join(FeeBearer)))
+    shipper = fulfilled_by or Fulfiller.CREATOR
+    if shipper not in tuple(Fulfiller):
+        raise ValidationFailed.one("fulfilled_by", _("Choose who ships: %(choices)s.", choices=", ".join(Fulfiller)))
     fee = platform_fee_bp(listing.id)
-    return _new_version(listing, user, _clean_parties(parties, fee), fee, bearer, now)
+    cleaned = _clean_parties(parties, fee)
+    if shipper == Fulfiller.CO_BRAND and not any(
+            p["brand_id"] is not None and p["role"] == SplitRole.CO_BRAND for p in cleaned):
+        raise ValidationFailed.one("fulfilled_by", _("Only a split with a co-brand can have the co-brand ship."))
+    return _new_version(listing, user, cleaned, fee, bearer, now, shipper)
 
 
 def _party_for(user: User, party_id) -> SplitParty:
@@ -359,7 +397,7 @@ def set_platform_fee(user: User, listing: Listing, bp, now: datetime) -> Royalty
     db.session.flush()
     if parties is None:
         return None
-    split = _new_version(listing, None, parties, bp, current.gateway_fee_bearer, now)
+    split = _new_version(listing, None, parties, bp, current.gateway_fee_bearer, now, current.fulfilled_by)
     return split
 
 
