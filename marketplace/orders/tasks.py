@@ -16,6 +16,7 @@ from app.db import utcnow
 from app.extensions import db
 from app.mail import send_email
 from app.tasks import celery_app
+from marketplace import kinds
 from marketplace.orders import emails, services
 from marketplace.orders.models import PAID_STATES, Order, OrderEmail, OrderLine, OrderStatus, Refund
 
@@ -138,6 +139,8 @@ def sweep() -> dict:
         select(Order.id).join(OrderLine).where(
             Order.status == OrderStatus.PAID, Order.paid_at <= now - FULFIL_RETRY_AFTER,
             OrderLine.fulfilled_at.is_(None), OrderLine.refunded_at.is_(None), Order.id.not_in(sold_out or [0]),
+            # physical lines are fulfilled when shipped, not by the task: waiting for the parcel is not stuck
+            OrderLine.kind.not_in([kind.code for kind in kinds.all_kinds() if kind.is_physical] or [""]),
         ).distinct().limit(500)
     ))
     unconfirmed = list(db.session.scalars(
