@@ -187,6 +187,8 @@ def _ensure_listing(spec: DemoListing, owner, operator, storage) -> bool:
     }
     if spec.cobranded:
         data["partners"] = [BRAND_SLUG]
+    if spec.kind == "merch":
+        data["shipping_profile_id"] = _demo_shipping_profile(owner)
     listing = catalog.create_listing(owner, data)
     catalog.set_cover(owner, listing, placeholder_cover_png(spec.slug, KIND_LABELS[spec.kind], spec.cover_text, KIND_COLORS[spec.kind]), storage)
     kind = kinds.get(spec.kind)
@@ -200,6 +202,27 @@ def _ensure_listing(spec: DemoListing, owner, operator, storage) -> bool:
     if spec.featured:
         catalog.set_featured(operator, listing, True)
     return True
+
+
+#: every demo streamer's shipping: mainland China and Hong Kong by courier, free from 199 CNY; abroad in USD
+DEMO_SHIPPING_RATES = [
+    {"countries": ["CN", "HK", "MO", "TW"], "currency": "CNY", "amount": 1000, "free_above": 19900},
+    {"countries": ["US", "CA", "GB", "DE", "FR", "JP", "KR", "SG", "AU"], "currency": "USD", "amount": 1500},
+]
+#: where the demo fan's merch goes
+DEMO_ADDRESS = {"name": "林小满 Lin Xiaoman", "line1": "世纪大道 88 号 2 栋 1203 室", "city": "上海 Shanghai",
+                "region": "上海市", "postal_code": "200120", "country": "CN", "phone": "+86 138 0000 0000"}
+
+
+def _demo_shipping_profile(owner) -> int:
+    """The streamer's shipping profile ("标准快递 Standard"), made once."""
+    from marketplace.merch import shipping
+    from marketplace.merch.models import ShippingProfile
+
+    found = db.session.scalar(select(ShippingProfile.id).where(ShippingProfile.creator_id == owner.creator_profile.id))
+    if found is not None:
+        return found
+    return shipping.create_profile(owner, {"name": "标准快递 Standard", "rates": DEMO_SHIPPING_RATES}).id
 
 
 #: a co-branded listing's split: the streamer 70%, the brand 20%, the platform's fee (10% by default) the rest
@@ -224,6 +247,22 @@ def _demo_split(listing, owner) -> None:
         splits.accept_share(manager, party.id, now)
 
 
+#: an invitation the brand's manager has not answered yet, so the brand's co-branding page has one to show
+DEMO_INVITATION_SLUG = "stream-team-hoodie"
+
+
+def _ensure_demo_invitation(streamer) -> None:
+    from marketplace.merch import cobranding
+    from marketplace.royalties.models import RoyaltySplit
+
+    listing = db.session.scalar(select(Listing).where(Listing.slug == DEMO_INVITATION_SLUG))
+    brand = accounts.find_brand(BRAND_SLUG)
+    if listing is None or brand is None:
+        return
+    if db.session.scalar(select(RoyaltySplit.id).where(RoyaltySplit.listing_id == listing.id).limit(1)) is None:
+        cobranding.invite(streamer, listing, brand.id, 1500, "co_brand", utcnow())
+
+
 def _minor(text: str, currency: str) -> int:
     return Money.parse(text, currency).amount
 
@@ -243,6 +282,7 @@ def seed_demo(echo=click.echo) -> dict:
             if _ensure_listing(spec, users[spec.owner], users["operator"], storage):
                 created_listings += 1
     _ensure_demo_files(storage)
+    _ensure_demo_invitation(users["kai"])
     orders = _ensure_demo_order(users["fan"])
     orders += _ensure_demo_sales(users["fan"])
     return {"accounts": created_accounts, "listings": created_listings, "orders": orders}
@@ -314,7 +354,11 @@ DEMO_SALES = (
     (54, ("cyber-neon-emotes",)), (47, ("selling-on-live", "panda-daily-stickers")), (40, ("lumen-flagship-studio",)),
     (33, ("obs-scene-building",)), (26, ("warm-bedroom-studio",)), (19, ("lighting-your-stream-room", "pixel-monsters")),
     (12, ("lumen-flagship-studio",)), (5, ("cheer-squad-emotes", "tea-house-set")), (1, ("audio-for-streamers",)),
+    # merch: the older parcels were shipped; the newest waits in Mia's fulfilment queue
+    (30, ("signed-tote-bag", "paw-mouse-pad")), (9, ("stream-team-hoodie",)), (2, ("cat-ear-headphones",)),
 )
+#: merch bought at least this many days ago has been shipped by its streamer
+DEMO_SHIPPED_AFTER_DAYS = 7
 
 
 def _buy(fan, slugs, when) -> int:
@@ -324,19 +368,36 @@ def _buy(fan, slugs, when) -> int:
     from marketplace.cart import services as cart_services
     from marketplace.orders import services as orders
 
+    from marketplace.merch.models import Variant
+
     cart = cart_services.user_cart(fan)
     for slug in slugs:
         listing = db.session.scalar(select(Listing).where(Listing.slug == slug))
         if listing is not None and listing.is_public:
-            cart_services.add_line(cart, listing.id)
+            variant_id = db.session.scalar(select(Variant.id).where(Variant.listing_id == listing.id,
+                                                                    Variant.is_active.is_(True)).order_by(Variant.id).limit(1))
+            cart_services.add_line(cart, listing.id, variant_id=variant_id)
     if not cart.lines:
         return 0
-    order = orders.place_order(fan, "CNY", None, when, "local", timedelta(hours=1), fan.locale)
+    order = orders.place_order(fan, "CNY", None, when, "local", timedelta(hours=1), fan.locale,
+                               shipping_address=DEMO_ADDRESS)
     order.payment_reference = f"pi_local_{order.number}"
     orders.mark_paid(order, order.payment_reference, order.total, order.currency, when)
     db.session.flush()
     orders.fulfil_order(order.id, when)
+    if utcnow() - when >= timedelta(days=DEMO_SHIPPED_AFTER_DAYS):
+        _ship_demo_parcels(order, when + timedelta(days=1))
     return 1
+
+
+def _ship_demo_parcels(order, when) -> None:
+    """Each seller ships the order's merch lines, as they would from their fulfilment page."""
+    from marketplace.merch import fulfilment
+
+    for line in order.lines:
+        if line.kind == "merch" and line.shipped_at is None and line.creator is not None:
+            fulfilment.mark_shipped(line.creator.user, [line.id], "顺丰速运 SF Express",
+                                    f"SF{order.id:04d}{line.id:06d}", when)
 
 
 def _ensure_demo_sales(fan) -> int:

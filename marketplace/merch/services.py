@@ -256,10 +256,16 @@ def submit_problems(listing: Listing) -> list[str]:
 
 def prepare_demo(listing: Listing, owner) -> None:
     """A demo merch listing gets one variant with some stock (seed-demo)."""
-    if not has_variants(listing.id):
+    if has_variants(listing.id):
+        return
+    if "hoodie" in listing.slug:  # sizes, the largest sold out, so the page shows how that looks
+        for position, (size, stock) in enumerate((("S", 8), ("M", 20), ("L", 20), ("XL", 0))):
+            db.session.add(Variant(listing_id=listing.id, sku=f"{listing.slug[:50]}-{size}", options={"size": size},
+                                   stock=stock, position=position, is_active=True))
+    else:
         db.session.add(Variant(listing_id=listing.id, sku=f"{listing.slug[:50]}-1", options={"size": "One size"},
                                stock=25, position=0, is_active=True))
-        db.session.flush()
+    db.session.flush()
 
 
 # ---------------------------------------------------------------- the stock
