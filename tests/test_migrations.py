@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from contextlib import contextmanager
 from pathlib import Path
 
 import flask_migrate
@@ -62,8 +63,9 @@ def test_sqlite_database_migrated_to_head_matches_the_models(app, tmp_path):
     _migrate_and_compare(app, f"sqlite:///{tmp_path / 'migrated.sqlite'}", tmp_path)
 
 
-@pytest.mark.skipif(not ON_POSTGRES, reason="set ENCORE_TEST_DATABASE_URL to a PostgreSQL URL")
-def test_postgresql_database_migrated_to_head_matches_the_models(app, tmp_path):
+@contextmanager
+def _empty_postgres_database():
+    """The URL of a new, empty PostgreSQL database on the test server, dropped afterwards."""
     server = make_url(_normalise_pg_url(TEST_DATABASE_URL))
     name = f"encore_migrations_{secrets.token_hex(4)}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
@@ -71,12 +73,18 @@ def test_postgresql_database_migrated_to_head_matches_the_models(app, tmp_path):
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         try:
-            _migrate_and_compare(app, server.set(database=name).render_as_string(hide_password=False), tmp_path)
+            yield server.set(database=name).render_as_string(hide_password=False)
         finally:
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="set ENCORE_TEST_DATABASE_URL to a PostgreSQL URL")
+def test_postgresql_database_migrated_to_head_matches_the_models(app, tmp_path):
+    with _empty_postgres_database() as url:
+        _migrate_and_compare(app, url, tmp_path)
 
 
 def test_migration_history_is_one_line_with_a_single_head():
@@ -149,17 +157,5 @@ def test_existing_ledger_entries_gain_their_order_number_on_sqlite(app, tmp_path
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="set ENCORE_TEST_DATABASE_URL to a PostgreSQL URL")
 def test_existing_ledger_entries_gain_their_order_number_on_postgresql_with_the_trigger_kept(app, tmp_path):
-    server = make_url(_normalise_pg_url(TEST_DATABASE_URL))
-    name = f"encore_migrations_{secrets.token_hex(4)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            _ledger_entries_gain_their_order(app, server.set(database=name).render_as_string(hide_password=False),
-                                             tmp_path)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with _empty_postgres_database() as url:
+        _ledger_entries_gain_their_order(app, url, tmp_path)
