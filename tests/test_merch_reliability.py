@@ -55,7 +55,8 @@ def _checkout_all(app, user_ids: list[int]) -> list[tuple[int, str]]:
     from marketplace.orders.checkout import checkout
 
     def one(user_id):
-        with app.test_request_context("/api/v1/orders", method="POST", base_url="http://localhost"):
+        with app.test_request_context("/api/v1/orders", method="POST", base_url="http://localhost",
+                                      headers={"Accept-Language": "en"}):
             try:
                 checkout(db.session.get(User, user_id), "CNY", None, shipping_address=ADDRESS)
                 db.session.commit()

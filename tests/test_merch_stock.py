@@ -8,6 +8,7 @@ import email.policy
 from datetime import timedelta
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from app.db import utcnow
@@ -234,8 +235,9 @@ def test_a_merch_listing_without_variants_sells_without_stock(client, make, sell
 
 def test_a_listing_needs_an_active_variant_to_go_to_review(make, seller):
     listing = merch_listing(make, seller, variants=[], status="draft")
-    assert merch.submit_problems(listing) == [
-        "Add at least one variant (a size or colour with its stock) before submitting."]
+    with force_locale("en"):
+        assert merch.submit_problems(listing) == [
+            "Add at least one variant (a size or colour with its stock) before submitting."]
     variant = merch.create_variant(seller, listing.id, {"sku": "X", "options": {"size": "S"}, "stock": 0})
     assert merch.submit_problems(listing) == []
     merch.update_variant(seller, variant.id, {"is_active": False})

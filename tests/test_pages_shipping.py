@@ -174,3 +174,17 @@ def test_checkout_with_an_address_shows_shipping_on_the_order_page(make, owner, 
     # the next checkout fills the address in from this order
     add_to_cart(fan_client, merch(make, owner, profile(owner).id))
     assert 'value="88 Century Avenue"' in text_of(fan_client.get("/cart"))
+
+
+def test_the_test_pay_page_lists_shipping_and_a_paid_merch_order_does_not_wait_for_delivery(make, owner, fan_client):
+    add_to_cart(fan_client, merch(make, owner, profile(owner).id, amount=5000))
+    assert fan_client.post("/checkout", data=address_form()).status_code == 302
+    order = db.session.scalar(select(Order))
+    pay_path = "/pay/" + order.payment_url.split("/pay/", 1)[1]
+    pay_page = text_of(fan_client.get(pay_path))
+    assert "Shipping" in pay_page and "10.00" in pay_page and "60.00" in pay_page
+    response = fan_client.post(pay_path, data={"action": "pay"})
+    assert response.status_code in (302, 303)
+    page = text_of(fan_client.get(f"/orders/{order.number}?paid=1"))
+    # the parcel is the streamer's to send: the page does not keep reloading while it waits
+    assert 'http-equiv="refresh"' not in page

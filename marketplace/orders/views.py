@@ -117,7 +117,10 @@ def _render_detail(order, errors: dict | None = None, form_error: str | None = N
         "orders/detail.html", view=view, order=order, errors=errors or {}, form_error=form_error,
         shipping=shipping_money, total=total, country_name=shipping.country_name,
         form=request.form, paid_return=paid_return, attention_text=attention_text,
-        delivering=paid_return and order.status == OrderStatus.PAID,
+        # digital lines are delivered within seconds of payment; merch waits for its parcel, not for this page
+        delivering=paid_return and order.status == OrderStatus.PAID and any(
+            line.fulfilled_at is None and line.refunded_at is None and not getattr(kinds.get(line.kind), "is_physical", False)
+            for line in order.lines),
         awaiting_webhook=paid_return and order.status == OrderStatus.PENDING_PAYMENT,
         downloadable_kinds={kind.code for kind in kinds.all_kinds() if not kind.is_physical},
     ), status
