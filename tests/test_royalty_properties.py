@@ -26,6 +26,7 @@ from app.db import utcnow
 from app.extensions import db
 from app.money import Money, allocate
 from marketplace.royalties.posting import allocate_by_weights
+from tests.conftest import ON_POSTGRES
 from tests.shipping_support import ADDRESS
 
 # ---------------------------------------------------------------- 1. splitting amounts exactly
@@ -140,8 +141,10 @@ def test_allocate_by_weights_refuses_weights_that_share_nothing(shares):
 
 # ---------------------------------------------------------------- 2. the ledger under a random money path
 
-#: the state machine's examples (the issue asks for at least 1,000 in CI) and steps per example
-MACHINE_EXAMPLES = 1000
+#: the state machine's examples and steps per example. CI runs the suite twice: the SQLite run (`make test`)
+#: takes the 1,000 examples the issue asks for; the PostgreSQL run, whose ledger differs by its trigger and
+#: its one-statement posting, takes 300 of the same derandomized sequence, to keep CI within its time
+MACHINE_EXAMPLES = 300 if ON_POSTGRES else 1000
 MACHINE_STEPS = 5
 REVERSIBLE_KINDS = ("sale", "refund", "chargeback")
 #: the order states that took money and can still give some back
