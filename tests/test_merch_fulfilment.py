@@ -139,6 +139,9 @@ def test_the_streamer_ships_the_order_is_fulfilled_and_the_fan_gets_one_email(cl
     assert line.shipped_at is not None and line.fulfilled_at is not None and line.shipped_by_id == shop["owner"].id
     assert order.status_changes[-1].to_status == OrderStatus.FULFILLED
     assert order.status_changes[-1].actor_id == shop["owner"].id
+    # the fan reads in the order's history which parcel left, and how to follow it
+    history = client.get(f"/api/v1/orders/{order.id}", headers=bearer_for(make, shop["fan"])).get_json()["history"]
+    assert "Shipped by SF Express, tracking number SF1234567890." in [entry["text"] for entry in history]
 
     [message] = messages_in(outbox)
     assert message["To"] == shop["fan"].email and order.number in message["Subject"]

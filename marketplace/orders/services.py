@@ -72,6 +72,7 @@ class HistoryNote:
     FULFILLED = "fulfilled"
     CHARGEBACK = "chargeback"
     SOLD_OUT_REFUND = "sold_out_refund"
+    SHIPPED = "shipped"
 
 
 def _money_param(params: dict, name: str) -> str:
@@ -110,6 +111,9 @@ def describe_note(change: OrderStatusChange) -> str:
         return _("Refunded %(amount)s at the payment provider.", amount=_money_param(params, "amount"))
     if code == HistoryNote.FULFILLED:
         return _("Everything in the order was delivered.")
+    if code == HistoryNote.SHIPPED:
+        return _("Shipped by %(carrier)s, tracking number %(tracking_number)s.",
+                 carrier=params.get("carrier") or "-", tracking_number=params.get("tracking_number") or "-")
     if code == HistoryNote.CHARGEBACK:
         return _("The buyer's bank took back %(amount)s (a dispute); an operator will look at it.",
                  amount=_money_param(params, "amount"))
@@ -531,6 +535,11 @@ def fulfil(order: Order | None, now: datetime) -> int:
         delivered += 1
     complete_if_fulfilled(order, now)
     return delivered
+
+
+def record_shipment(order: Order, actor, carrier: str, tracking_number: str) -> None:
+    """A parcel of the (locked) order left: noted in its history, which the buyer reads."""
+    _record(order, order.status, actor, HistoryNote.SHIPPED, carrier=carrier, tracking_number=tracking_number)
 
 
 def complete_if_fulfilled(order: Order, now: datetime, actor=None) -> bool:
