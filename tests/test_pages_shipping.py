@@ -188,3 +188,16 @@ def test_the_test_pay_page_lists_shipping_and_a_paid_merch_order_does_not_wait_f
     page = text_of(fan_client.get(f"/orders/{order.number}?paid=1"))
     # the parcel is the streamer's to send: the page does not keep reloading while it waits
     assert 'http-equiv="refresh"' not in page
+
+
+def test_a_seller_sees_their_shipping_in_their_total_on_a_shared_order(make, owner, owner_client, fan_client):
+    other_seller = make.streamer()
+    add_to_cart(fan_client, merch(make, owner, profile(owner).id, amount=5000))
+    add_to_cart(fan_client, make.listing(other_seller, status="published", kind="course",
+                                         prices=[{"currency": "CNY", "amount": 3000}]))
+    assert fan_client.post("/checkout", data=address_form()).status_code == 302
+    order = db.session.scalar(select(Order))
+    assert order.total == 5000 + 1000 + 3000
+    sales = text_of(owner_client.get("/dashboard/orders"))
+    # the other seller's course is not theirs to see; their hoodie and its shipping are
+    assert "60.00" in sales and "90.00" not in sales

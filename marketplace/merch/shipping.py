@@ -318,15 +318,3 @@ def shipping_for(lines, currency: str, country: str) -> ShippingQuote:
         quote.sellers.append(SellerShipping(creator_id, amount, rate, free))
         quote.total += amount
     return quote
-
-
-# ---------------------------------------------------------------- reading orders
-
-def view_shipping(view) -> tuple:
-    """(shipping, total) of an orders.services.OrderView as its reader sees them: the whole order's, or for a
-    seller who sees only their lines, their lines' shipping and their total with it."""
-    order = view.order
-    if view.whole_order:
-        return order.money(order.shipping_total), view.total
-    shipping = sum(line.shipping for line in view.lines)
-    return order.money(shipping), order.money(view.total.amount + shipping)

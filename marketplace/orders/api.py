@@ -8,7 +8,6 @@ from app.i18n import current_locale
 from app.api import auth, current_api_user
 from app.db import utcnow
 from app.extensions import csrf, db
-from marketplace.merch import shipping
 from marketplace.orders import checkout, services
 from marketplace.orders.schemas import OrderIn, OrderListOut, OrderOut, OrdersQuery, RefundIn
 from marketplace.payments import get_gateway
@@ -27,7 +26,6 @@ ORDER_OUT = OrderOut()
 
 def dump(user, order) -> dict:
     view = services.order_view(user, order)
-    shipping_money, total = shipping.view_shipping(view)
     return {
         "id": order.id,
         "number": order.number,
@@ -35,8 +33,8 @@ def dump(user, order) -> dict:
         "currency": order.currency,
         "subtotal": view.subtotal,
         "discount": view.discount,
-        "shipping": shipping_money,
-        "total": total,
+        "shipping": view.shipping,
+        "total": view.total,
         "shipping_address": order.shipping_address,
         "refunded": view.refunded,
         "coupon": order.coupon_code,

@@ -788,6 +788,9 @@ class OrderView:
     lines: list[OrderLine]
     subtotal: Money
     discount: Money
+    #: the shipping of the lines shown (all of the order's for its buyer and operators)
+    shipping: Money
+    #: what the lines shown cost with their shipping
     total: Money
     refunded: Money
     is_buyer: bool
@@ -819,11 +822,14 @@ def order_view(user, order: Order) -> OrderView:
     def total_of(attr: str) -> Money:
         return order.money(getattr(order, attr) if whole else sum(getattr(line, attr) for line in lines))
 
-    refunded = order.refunded_money if whole else order.money(sum(line.total for line in lines if line.refunded_at))
+    shipping = total_of("shipping_total") if whole else order.money(sum(line.shipping for line in lines))
+    total = order.total_money if whole else order.money(sum(line.total + line.shipping for line in lines))
+    refunded = order.refunded_money if whole else order.money(
+        sum(line.total + line.shipping for line in lines if line.refunded_at))
     refundable = []
     if order.status in PAID_STATES:
         creator = user.creator_profile
         refundable = [line.id for line in lines if line.refunded_at is None
                       and (user.is_operator or (creator is not None and line.creator_id == creator.id))]
-    return OrderView(order, lines, total_of("subtotal"), total_of("discount"), total_of("total"), refunded,
+    return OrderView(order, lines, total_of("subtotal"), total_of("discount"), shipping, total, refunded,
                      order.buyer_id == user.id, bool(user.is_operator), refundable)

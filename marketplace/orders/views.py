@@ -112,10 +112,9 @@ def mine():
 def _render_detail(order, errors: dict | None = None, form_error: str | None = None, status: int = 200):
     view = services.order_view(current_user, order)
     paid_return = request.args.get("paid") == "1" and view.is_buyer
-    shipping_money, total = shipping.view_shipping(view)
     return render_template(
         "orders/detail.html", view=view, order=order, errors=errors or {}, form_error=form_error,
-        shipping=shipping_money, total=total, country_name=shipping.country_name,
+        shipping=view.shipping, total=view.total, country_name=shipping.country_name,
         form=request.form, paid_return=paid_return, attention_text=attention_text,
         # digital lines are delivered within seconds of payment; merch waits for its parcel, not for this page
         delivering=paid_return and order.status == OrderStatus.PAID and any(
