@@ -136,6 +136,29 @@ def test_payment_allocates_the_reservation_and_a_replay_changes_nothing(client, 
     assert stock_of(large) == 1 and reservations(body["id"])[0].status == ReservationStatus.ALLOCATED
 
 
+def test_a_refund_before_shipping_puts_the_units_back_and_after_shipping_does_not(client, make, seller, hoodie):
+    large, _medium = variant_ids(hoodie)
+    seller_headers = bearer_for(make, seller)
+    fan = bearer_for(make, make.user())
+    unshipped = buy_variant(client, fan, hoodie, large, quantity=2)
+    assert deliver(client, local_gateway.completed_event(order_row(unshipped["id"]))).status_code == 200
+    shipped = buy_variant(client, fan, hoodie, large, quantity=1)
+    assert deliver(client, local_gateway.completed_event(order_row(shipped["id"]))).status_code == 200
+    assert stock_of(large) == 0
+    [line] = order_row(shipped["id"]).lines
+    assert client.post("/api/v1/fulfilment/shipments", headers=seller_headers,
+                       json={"line_ids": [line.id], "carrier": "SF", "tracking_number": "SF1"}).status_code == 201
+
+    for body in (unshipped, shipped):
+        response = client.post(f"/api/v1/orders/{body['id']}/refunds", json={"reason": "changed my mind"},
+                               headers=seller_headers)
+        assert response.status_code == 201, response.get_json()
+    # the two hoodies never sent are on sale again; the one in the post is not
+    assert stock_of(large) == 2
+    assert reservations(unshipped["id"])[0].status == ReservationStatus.RELEASED
+    assert reservations(shipped["id"])[0].status == ReservationStatus.ALLOCATED
+
+
 def test_a_late_payment_takes_the_units_again_when_they_are_still_there(client, make, hoodie):
     large, _medium = variant_ids(hoodie)
     fan = bearer_for(make, make.user())

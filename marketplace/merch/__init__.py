@@ -35,6 +35,12 @@ def _release(line) -> None:
     release(line)
 
 
+def _revoke(line) -> None:
+    from marketplace.merch.services import revoke
+
+    revoke(line)
+
+
 def _allocate(line) -> bool:
     from marketplace.merch.services import allocate
 
@@ -56,6 +62,7 @@ MERCH = kinds.ProductKind(
     reserve=_reserve,
     release=_release,
     allocate=_allocate,
+    revoke=_revoke,
 )
 
 

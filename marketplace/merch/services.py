@@ -346,18 +346,18 @@ def reserve(line) -> None:
     db.session.flush()
 
 
-def _release_where(*where, now: datetime) -> list[tuple[int, int]]:
-    """Mark the held reservations matching `where` released (a guarded UPDATE: twice releases once) and put
-    their units back; answers (variant id, quantity) of what this call released."""
+def _release_where(*where, now: datetime, status: str = ReservationStatus.HELD) -> list[tuple[int, int]]:
+    """Mark the reservations in `status` (held by default) matching `where` released (a guarded UPDATE: twice
+    releases once) and put their units back; answers (variant id, quantity) of what this call released."""
     table = StockReservation.__table__
     rows = db.session.execute(
-        select(table.c.id, table.c.variant_id, table.c.quantity).where(table.c.status == ReservationStatus.HELD, *where)
+        select(table.c.id, table.c.variant_id, table.c.quantity).where(table.c.status == status, *where)
         .order_by(table.c.variant_id, table.c.id)
     ).all()
     released = []
     for reservation_id, variant_id, quantity in rows:
         done = db.session.execute(
-            update(table).where(table.c.id == reservation_id, table.c.status == ReservationStatus.HELD)
+            update(table).where(table.c.id == reservation_id, table.c.status == status)
             .values(status=ReservationStatus.RELEASED, released_at=now)
         ).rowcount
         if done:
@@ -377,6 +377,14 @@ def _expire_reservations() -> None:
 def release(line) -> None:
     """The order expired or was cancelled unpaid: its held units go back to stock (safe to call twice)."""
     _release_where(StockReservation.__table__.c.order_line_id == line.id, now=utcnow())
+
+
+def revoke(line) -> None:
+    """The paid line was refunded: while it has not been shipped its units go back on sale (safe to call twice);
+    a parcel already sent stays out of stock."""
+    if line.shipped_at is None:
+        _release_where(StockReservation.__table__.c.order_line_id == line.id, now=utcnow(),
+                       status=ReservationStatus.ALLOCATED)
 
 
 def allocate(line) -> bool:
