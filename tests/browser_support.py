@@ -31,9 +31,16 @@ def live_server(app):
         thread.join(timeout=5)
 
 
+#: CI runs the suite on SQLite, then again on PostgreSQL; the pages a browser drives read the same services either
+#: way, so the browser tests run once, in the SQLite run (set ENCORE_BROWSER_ON_POSTGRES=1 to run them there too)
+ON_POSTGRES_RUN = os.environ.get("ENCORE_TEST_DATABASE_URL", "").startswith("postgresql")
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Headless Chromium driven by Playwright."""
+    if ON_POSTGRES_RUN and not os.environ.get("ENCORE_BROWSER_ON_POSTGRES"):
+        pytest.skip("browser tests run in the SQLite run of the suite")
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: CI must install chromium (see .ci/run)")

@@ -86,6 +86,7 @@ split_settings = settings(max_examples=EXAMPLES, deadline=None, derandomize=True
                           suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.skipif(ON_POSTGRES, reason="pure arithmetic, no database: checked once, in the SQLite run")
 @split_settings
 @given(st.lists(st.tuples(amounts, basis_points()), min_size=DRAWN_PAIRS, max_size=DRAWN_PAIRS),
        st.integers(min_value=0, max_value=2**64))
@@ -101,6 +102,7 @@ def test_allocate_splits_every_amount_exactly_by_basis_points(drawn, seed):
     pairs_checked["allocate"] += len(pairs)
 
 
+@pytest.mark.skipif(ON_POSTGRES, reason="pure arithmetic, no database: checked once, in the SQLite run")
 @split_settings
 @given(st.lists(st.tuples(amounts, weights), min_size=DRAWN_PAIRS, max_size=DRAWN_PAIRS),
        st.integers(min_value=0, max_value=2**64))
