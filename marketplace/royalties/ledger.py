@@ -96,7 +96,8 @@ def account_ids(refs) -> dict[AccountRef, int]:
     refs = set(refs)
     by_key = {ref.key: ref for ref in refs}
     found = dict(db.session.execute(select(LedgerAccount.key, LedgerAccount.id).where(LedgerAccount.key.in_(by_key))).all())
-    for key, ref in by_key.items():
+    # in key order: two first sales creating the same accounts then wait for each other instead of deadlocking
+    for key, ref in sorted(by_key.items()):
         if key in found:
             continue
         new_id = insert_once(LedgerAccount, ("key",), key=key, kind=str(ref.kind), currency=ref.currency,
