@@ -5,12 +5,6 @@ from flask_babel import lazy_gettext as _l
 from marketplace import kinds
 
 
-def _submit_problems(listing) -> list[str]:
-    from marketplace.merch.services import submit_problems
-
-    return submit_problems(listing)
-
-
 def _listing_section(listing, viewer):
     from marketplace.merch.views import variants_section
 
