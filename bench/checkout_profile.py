@@ -190,8 +190,27 @@ def report(meter: Meter, args) -> None:
         stats = pstats.Stats(meter.profiler, stream=out)
         stats.sort_stats("tottime").print_stats(args.top)
         stats.sort_stats("cumulative").print_stats(args.top)
+        if args.dump:
+            stats.dump_stats(args.dump)
+        by_package = defaultdict(float)
+        for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
+            by_package[_package(filename)] += tottime
+        whole = sum(by_package.values()) or 1.0
+        out.write("\n-- own CPU time by package (share of the step)\n")
+        for name, seconds in sorted(by_package.items(), key=lambda item: -item[1])[:20]:
+            out.write(f"   {name:<28} {seconds / whole:6.1%}  {seconds * 1000 / args.orders:6.2f} ms per order\n")
         print(f"\n-- cProfile of {LABELS[args.profile]} over {args.orders} orders")
         print(out.getvalue())
+
+
+def _package(filename: str) -> str:
+    """The top-level package a profiled function lives in: site-packages' distribution, this project's
+    top-level folder, or the built-ins."""
+    if "site-packages/" in filename:
+        return filename.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    if filename.startswith(str(ROOT)):
+        return "encore:" + Path(filename).relative_to(ROOT).parts[0]
+    return "python" if filename.startswith(("~", "<")) or "/lib/python" in filename else filename
 
 
 def main() -> int:
@@ -202,6 +221,7 @@ def main() -> int:
     parser.add_argument("--sql", action="store_true", help="print one order's statements per step")
     parser.add_argument("--profile", choices=STEPS, help="cProfile this step")
     parser.add_argument("--top", type=int, default=30, help="functions shown by --profile")
+    parser.add_argument("--dump", help="write the --profile statistics to this file (pstats format)")
     args = parser.parse_args()
     run(args)
     return 0
