@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.db import utcnow
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db
 from app.i18n import format_money
@@ -145,6 +146,21 @@ def _move(order: Order, to_status: str, actor=None, note: str | None = None, **p
     order.status = to_status
 
 
+#: built once: the hot paths (checkout, payment, fulfilment) write history rows without the ORM's flush
+_INSERT_HISTORY = insert(OrderStatusChange.__table__)
+
+
+def insert_history(order_id: int, from_status: str | None, to_status: str, actor_id: int | None = None,
+                   note: str | None = None, **params) -> None:
+    """Write one history row directly (one INSERT, no unit of work). For code that changes an order without
+    loading it as an ORM object; an Order whose `status_changes` are loaded does not see the new row until
+    it is expired or read again."""
+    db.session.execute(_INSERT_HISTORY, {
+        "order_id": order_id, "from_status": from_status, "to_status": to_status, "actor_id": actor_id,
+        "note": note, "note_params": params or None, "created_at": utcnow(),
+    })
+
+
 def lock_order(order_id: int, with_buyer: bool = False) -> Order | None:
     """The order with its row locked until the transaction ends (and its buyer), then its lines read afresh.
 
@@ -165,8 +181,8 @@ def insert_once(model, unique: tuple[str, ...], **values) -> int | None:
     one commits."""
     dialect = db.session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(model.__table__).values(**values).on_conflict_do_nothing(index_elements=list(unique))
+        dialect_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = dialect_insert(model.__table__).values(**values).on_conflict_do_nothing(index_elements=list(unique))
         return db.session.execute(statement.returning(model.__table__.c.id)).scalar()
     try:
         with db.session.begin_nested():
