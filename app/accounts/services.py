@@ -4,8 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, func, select, update
 
 from app.accounts.models import ApiToken, Brand, BrandMembership, BrandRole, CreatorProfile, Role, User
 from app.db import utcnow
@@ -234,20 +233,41 @@ def revoke_api_token(user: User, token_id: int) -> None:
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
+#: the live token's owner, loaded as the one ORM entity, with what recording the token's use needs; built
+#: once (the ORM select of the token joined with its user cost most of an authenticated API call)
+_TOKEN_OWNER = (
+    select(User, ApiToken.id, ApiToken.last_used_at)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_digest == bindparam("digest"), ApiToken.revoked_at.is_(None))
+)
+_RECORD_TOKEN_USE = (
+    update(ApiToken.__table__)
+    .where(ApiToken.__table__.c.id == bindparam("token_id"))
+    .values(last_used_at=bindparam("now"))
+)
+#: set in the session's info while a recorded token use waits for a commit
+TOKEN_USE_PENDING = "encore.api_token_use_pending"
+
+
 def user_for_token(secret: str) -> User | None:
-    """The active owner of a live (not revoked) token."""
+    """The active owner of a live (not revoked) token.
+
+    A use to record is written without the unit of work (no ApiToken object is loaded) and flagged in
+    `db.session.info[TOKEN_USE_PENDING]` for a caller that commits only when there is something to commit."""
     if not secret:
         return None
-    token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_digest == digest_token(secret)).options(joinedload(ApiToken.user))
-    )
-    if token is None or token.revoked_at is not None or not token.user.is_active_account:
+    row = db.session.execute(_TOKEN_OWNER, {"digest": digest_token(secret)}).first()
+    if row is None:
+        return None
+    user, token_id, last_used_at = row
+    if not user.is_active_account:
         return None
     now = utcnow()
     # "last used" is shown to the minute; writing it on every call would cost a write per API request
-    if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RESOLUTION:
-        token.last_used_at = now
-    return token.user
+    if last_used_at is None or now - last_used_at >= TOKEN_USE_RESOLUTION:
+        db.session.execute(_RECORD_TOKEN_USE, {"token_id": token_id, "now": now})
+        db.session.info[TOKEN_USE_PENDING] = True
+    return user
 
 
 def create_account(email, password, role: str, handle=None, brand_name=None, display_name=None) -> User:

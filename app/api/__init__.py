@@ -9,7 +9,7 @@ from apiflask import HTTPError, HTTPTokenAuth
 from flask import Blueprint, current_app, request, send_from_directory, url_for
 from flask_babel import gettext as _
 
-from app.accounts.services import user_for_token
+from app.accounts.services import TOKEN_USE_PENDING, user_for_token
 from app.extensions import db
 
 auth = HTTPTokenAuth(scheme="Bearer", description="A token from POST /api/v1/tokens")
@@ -36,7 +36,7 @@ Encore's JSON API: listings, the review workflow, live rooms and the caller's ac
 @auth.verify_token
 def _verify_token(token: str):
     user = user_for_token(token)
-    if user is not None and db.session.dirty:
+    if db.session.info.pop(TOKEN_USE_PENDING, False):
         db.session.commit()  # record last_used_at
     return user
 
