@@ -42,7 +42,8 @@ def test_browse_home_and_storefront_do_not_query_per_listing(client, make):
 # ---------------------------------------------------------------- the checkout money path
 
 #: statements per request of the checkout flow (bench/checkout_flow.py sends these at 100 orders/s): the
-#: token and its user (1); the cart with its lines, listings and prices (1), the added listing (1), the new line (1)
+#: token and its user (1); the cart with its lines (1), the added listing with those of the lines and the prices (1),
+#: the new line (1)
 CART_ADD_STATEMENTS = 4
 #: token (1), cart locked (1) then its lines with listings and prices (1), order, line and history inserted
 #: inside a savepoint (5), the cart emptied (1), the payment session stored (1)
