@@ -222,6 +222,7 @@ def session_item_count(cart: SessionCart) -> int:
     return sum(line.quantity for line in cart.lines)
 
 
+#: built once, like the cart's statements
 _LISTINGS_WITH_PRICES = (
     select(Listing).where(Listing.id.in_(bindparam("ids", expanding=True))).options(joinedload(Listing.prices))
 )
@@ -229,7 +230,8 @@ _LISTINGS_WITH_PRICES = (
 
 def _listings_by_id(ids) -> dict[int, Listing]:
     """The listings with their prices, in one query; those this session already holds with their prices
-    (a Cart's lines load them) are not read again: a query would not refresh them, only cost a round trip."""
+    (an earlier call in the same request read them) are not read again: a query would not refresh them, only
+    cost a round trip."""
     found = {}
     missing = set()
     for listing_id in set(ids):
