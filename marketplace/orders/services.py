@@ -222,10 +222,15 @@ class LockedCart:
 
 #: built once: the cart row locked (its id and currency only), then its lines in a second statement
 _LOCK_CART = select(Cart.id, Cart.currency).where(Cart.user_id == bindparam("user_id")).with_for_update()
+#: only the listing columns checkout reads (a listing's description and images are not, and are wide)
 _LOCKED_CART_LINES = (
     select(CartLine).where(CartLine.cart_id == bindparam("cart_id")).order_by(CartLine.id)
-    .options(joinedload(CartLine.listing).joinedload(Listing.prices)).execution_options(populate_existing=True)
+    .options(joinedload(CartLine.listing).load_only(
+        Listing.creator_id, Listing.kind, Listing.title, Listing.slug, Listing.status, Listing.shipping_profile_id,
+    ).joinedload(Listing.prices))
+    .execution_options(populate_existing=True)
 )
+_EMPTY_CART = CartLine.__table__.delete().where(CartLine.__table__.c.cart_id == bindparam("cart_id"))
 
 
 def _lock_cart(user) -> LockedCart | None:
@@ -242,7 +247,7 @@ def _lock_cart(user) -> LockedCart | None:
 
 def _emptied(cart: LockedCart) -> None:
     """The cart's lines are deleted; a Cart object this session holds must not show them any more."""
-    db.session.execute(CartLine.__table__.delete().where(CartLine.cart_id == cart.id))
+    db.session.execute(_EMPTY_CART, {"cart_id": cart.id})
     loaded = db.session.identity_map.get(identity_key(Cart, cart.id))
     if loaded is not None:
         db.session.expire(loaded, ["lines"])
