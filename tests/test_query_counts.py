@@ -45,9 +45,9 @@ def test_browse_home_and_storefront_do_not_query_per_listing(client, make):
 #: token and its user (1); the cart with its lines (1), the added listing with those of the lines and the prices (1),
 #: the new line (1)
 CART_ADD_STATEMENTS = 4
-#: token (1), cart locked (1) then its lines with listings and prices (1), order, line and history inserted
-#: inside a savepoint (5), the cart emptied (1), the payment session stored (1)
-ORDER_CREATE_STATEMENTS = 10
+#: token (1), cart locked (1) then its lines with listings and prices (1), the order (1), its lines (1, one
+#: statement for all) and its history (1) inserted, the cart emptied (1), the payment session stored (1)
+ORDER_CREATE_STATEMENTS = 8
 #: the event stored unless seen (1), order locked (1) and its lines (1), order paid (1) with its history (1),
 #: the event's outcome (1); here the eagerly run fulfilment task adds its own: order locked with its buyer (1)
 #: and its lines (1), each line claimed (1), the order fulfilled (1) with its history (1), the email recorded

@@ -10,6 +10,8 @@ from urllib.parse import urljoin
 
 from flask import current_app, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db import utcnow
 from app.errors import ValidationFailed
@@ -18,6 +20,14 @@ from app.security import safe_local_path
 from marketplace.orders import services
 from marketplace.orders.models import Order
 from marketplace.payments import get_gateway
+
+
+#: built once: the payment session is stored with one UPDATE, without the unit of work
+_STORE_PAYMENT_SESSION = (
+    update(Order.__table__).where(Order.__table__.c.id == bindparam("order_id"))
+    .values(payment_session_id=bindparam("payment_session_id"), payment_url=bindparam("payment_url"),
+            updated_at=bindparam("updated_at"))
+)
 
 
 def check_return_path(return_url) -> str | None:
@@ -44,7 +54,8 @@ def checkout(buyer, currency, coupon_code, return_path: str | None = None, local
     order_url = url_for("orders.detail", number=order.number, _external=True)
     success_url = urljoin(request.host_url, return_path) if return_path else order_url + "?paid=1"
     session = gateway.start_payment(services.payment_request(order, success_url, order_url))
-    order.payment_session_id = session.reference
-    order.payment_url = session.url
-    db.session.flush()
+    changed = {"payment_session_id": session.reference, "payment_url": session.url, "updated_at": utcnow()}
+    db.session.execute(_STORE_PAYMENT_SESSION, {"order_id": order.id, **changed})
+    for name, value in changed.items():  # the order stays as loaded: nothing for a later flush to write again
+        set_committed_value(order, name, value)
     return order

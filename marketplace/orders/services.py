@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.session import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from app.db import utcnow
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -26,6 +28,7 @@ from app.money import SUPPORTED_CURRENCIES, Money
 from marketplace import kinds
 from marketplace.cart import services as cart_services
 from marketplace.cart.models import Cart, CartLine
+from marketplace.catalog.models import Listing
 from marketplace.discounts import services as discount_services
 from marketplace.orders.models import (
     CLOSED_UNPAID_STATES,
@@ -208,15 +211,46 @@ def _kind_hook(line: OrderLine, name: str):
 
 # ---------------------------------------------------------------- checkout
 
-def _lock_cart(user) -> Cart | None:
+@dataclass
+class LockedCart:
+    """The buyer's cart as checkout reads it (what cart_services.summarize needs), its row locked."""
+
+    id: int
+    currency: str | None
+    lines: list[CartLine]
+
+
+#: built once: the cart row locked (its id and currency only), then its lines in a second statement
+_LOCK_CART = select(Cart.id, Cart.currency).where(Cart.user_id == bindparam("user_id")).with_for_update()
+#: only the listing columns checkout reads (a listing's description and images are not, and are wide)
+_LOCKED_CART_LINES = (
+    select(CartLine).where(CartLine.cart_id == bindparam("cart_id")).order_by(CartLine.id)
+    .options(joinedload(CartLine.listing).load_only(
+        Listing.creator_id, Listing.kind, Listing.title, Listing.slug, Listing.status, Listing.shipping_profile_id,
+    ).joinedload(Listing.prices))
+    .execution_options(populate_existing=True)
+)
+_EMPTY_CART = CartLine.__table__.delete().where(CartLine.__table__.c.cart_id == bindparam("cart_id"))
+
+
+def _lock_cart(user) -> LockedCart | None:
     """The buyer's cart row locked, then its lines with their listings and prices read afresh in one more query.
 
     The lines must not be joined to the locking query: a statement that waited for the lock sees the joined
     rows as they were when it started, so a second checkout would find the lines the first one removed."""
-    return db.session.scalar(
-        select(Cart).where(Cart.user_id == user.id).with_for_update()
-        .options(cart_services.LOCKED_CART_LOADS).execution_options(populate_existing=True)
-    )
+    row = db.session.execute(_LOCK_CART, {"user_id": user.id}).first()
+    if row is None:
+        return None
+    lines = db.session.scalars(_LOCKED_CART_LINES, {"cart_id": row.id}).unique().all()
+    return LockedCart(row.id, row.currency, list(lines))
+
+
+def _emptied(cart: LockedCart) -> None:
+    """The cart's lines are deleted; a Cart object this session holds must not show them any more."""
+    db.session.execute(_EMPTY_CART, {"cart_id": cart.id})
+    loaded = db.session.identity_map.get(identity_key(Cart, cart.id))
+    if loaded is not None:
+        db.session.expire(loaded, ["lines"])
 
 
 def check_currency(currency) -> str:
@@ -232,6 +266,10 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
     the coupon applied with its uses counted under a lock, each line's kind reserves what it needs, and
     the cart is emptied. The cart row stays locked until the caller commits, so a second checkout of the
     same cart waits and then finds it empty.
+
+    The order, its lines and its first history row are written with one INSERT each, without the unit of work;
+    the answer is the order as this session's ORM object (its lines, history and refunds loaded), so reading
+    it or changing it later works as for an order read from the database.
 
     :raise 409: the cart is empty (or was just checked out), the coupon has no uses left, a kind cannot reserve
     :raise 422: unknown currency, a line not on sale or not sold in the currency, a coupon that does not apply,
@@ -256,32 +294,75 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
     priced = discount_services.price_lines(lines, code or None, buyer, now, uses_total, uses_by_buyer)
     address, shipping = _shipping(summary, priced, currency, shipping_address)
 
-    order = Order(
-        number=new_order_number(now), buyer_id=buyer.id, status=OrderStatus.PENDING_PAYMENT, currency=currency,
+    created = utcnow()
+    values = dict(
+        buyer_id=buyer.id, status=OrderStatus.PENDING_PAYMENT, currency=currency,
         subtotal=priced.subtotal.amount, discount=priced.discount.amount,
-        total=priced.total.amount + shipping.total, shipping_total=shipping.total,
+        total=priced.total.amount + shipping.total, refunded_amount=0, shipping_total=shipping.total,
         coupon_id=coupon.id if coupon else None, coupon_code=coupon.code if coupon else None,
-        locale=locale, gateway=gateway_name, expires_at=now + payment_window,
+        locale=locale, gateway=gateway_name, expires_at=now + payment_window, needs_attention=False,
+        created_at=created, updated_at=created,
     )
-    if address is not None:  # left unset otherwise: SQL NULL, not a JSON null
-        order.shipping_address = address
-    for view, line, line_shipping in zip(summary.lines, priced.lines, shipping.per_line):
-        order.lines.append(OrderLine(
-            listing_id=view.listing.id, creator_id=view.listing.creator_id, kind=view.listing.kind,
-            title=view.title, variant_id=view.variant_id, quantity=line.quantity,
-            unit_price=line.unit_price.amount, subtotal=line.subtotal.amount, discount=line.discount.amount,
-            total=line.total.amount, shipping=line_shipping,
-        ))
-    _record(order, OrderStatus.PENDING_PAYMENT, buyer, HistoryNote.CHECKOUT)
-    _flush_new_order(order, now)
+    if address is not None:  # left out otherwise: SQL NULL, not a JSON null
+        values["shipping_address"] = address
+    order_id, number = _insert_new_order(values, now)
+    line_values = [
+        dict(order_id=order_id, listing_id=view.listing.id, creator_id=view.listing.creator_id, kind=view.listing.kind,
+             title=view.title, variant_id=view.variant_id, quantity=line.quantity, unit_price=line.unit_price.amount,
+             subtotal=line.subtotal.amount, discount=line.discount.amount, total=line.total.amount,
+             shipping=line_shipping)
+        for view, line, line_shipping in zip(summary.lines, priced.lines, shipping.per_line)
+    ]
+    line_ids = db.session.scalars(_INSERT_ORDER_LINES, line_values).all()
+    history = dict(order_id=order_id, from_status=None, to_status=OrderStatus.PENDING_PAYMENT, actor_id=buyer.id,
+                   note=HistoryNote.CHECKOUT, note_params=None, created_at=utcnow())
+    history_id = db.session.scalar(_INSERT_NEW_ORDER_HISTORY, history)
+
+    order = _as_loaded(Order(**{
+        **values, "id": order_id, "number": number, "shipping_address": address, "payment_session_id": None,
+        "payment_url": None, "payment_reference": None, "paid_at": None, "fulfilled_at": None, "closed_at": None,
+        "attention_note": None,
+    }))
+    order_lines = []
+    for line_id, row in zip(line_ids, line_values):
+        line = _as_loaded(OrderLine(id=line_id, fulfilled_at=None, refunded_at=None, shipped_at=None, carrier=None,
+                                    tracking_number=None, shipped_by_id=None, **row))
+        set_committed_value(line, "order", order)
+        order_lines.append(line)
+    set_committed_value(order, "lines", order_lines)
+    set_committed_value(order, "status_changes", [_as_loaded(OrderStatusChange(id=history_id, **history))])
     set_committed_value(order, "refunds", [])  # a new order has none: showing it must not query for them
+    set_committed_value(order, "buyer", buyer)
+    db.session.add(order)  # persistent, with nothing to flush; the cascade brings its lines and history along
+
     for line in order.lines:
         reserve = _kind_hook(line, "reserve")
         if reserve is not None:
             reserve(line)
-    db.session.execute(CartLine.__table__.delete().where(CartLine.cart_id == cart.id))
-    db.session.expire(cart, ["lines"])
+    _emptied(cart)
     return order
+
+
+def _as_loaded(instance):
+    """An object built from the values just inserted, made to look loaded from its row (nothing pending)."""
+    make_transient_to_detached(instance)
+    # an object this session still holds for the same id is left over from a transaction rolled back outside
+    # it (tests): the row is new, so the new object replaces it, as a flush would
+    stale = db.session.identity_map.get(inspect(instance).key)
+    if stale is not None:
+        db.session.expunge(stale)
+    return instance
+
+
+#: built once: the new order's rows are inserted without the unit of work (see place_order)
+_INSERT_ORDER_LINES = insert(OrderLine.__table__).returning(OrderLine.__table__.c.id, sort_by_parameter_order=True)
+_INSERT_NEW_ORDER_HISTORY = _INSERT_HISTORY.returning(OrderStatusChange.__table__.c.id)
+_ORDERS = Order.__table__
+#: a taken number inserts nothing instead of failing the transaction (no savepoint needed)
+_INSERT_ORDER_UNLESS_NUMBER_TAKEN = {
+    "postgresql": postgresql_insert(_ORDERS).on_conflict_do_nothing(index_elements=["number"]).returning(_ORDERS.c.id),
+    "sqlite": sqlite_insert(_ORDERS).on_conflict_do_nothing(index_elements=["number"]).returning(_ORDERS.c.id),
+}
 
 
 def _shipping(summary, priced, currency: str, shipping_address):
@@ -297,20 +378,25 @@ def _shipping(summary, priced, currency: str, shipping_address):
     return address, quote
 
 
-def _flush_new_order(order: Order, now: datetime) -> None:
-    """Add and flush the new order inside a savepoint, drawing a new number in the rare case the random one
-    is taken (at 100,000 orders a day, a few numbers a day are drawn twice)."""
+def _insert_new_order(values: dict, now: datetime) -> tuple[int, str]:
+    """Insert the order row under a new random number; answers its id and number. A number already taken is
+    drawn again (at 100,000 orders a day, a few numbers a day are drawn twice): on PostgreSQL and SQLite the
+    insert then does nothing (ON CONFLICT), elsewhere it fails inside a savepoint."""
+    dialect = db.session.get_bind().dialect.name
+    statement = _INSERT_ORDER_UNLESS_NUMBER_TAKEN.get(dialect)
     for _attempt in range(5):
+        number = new_order_number(now)
+        if statement is not None:
+            order_id = db.session.scalar(statement, {**values, "number": number})
+            if order_id is not None:
+                return order_id, number
+            continue
         try:
-            # added inside the savepoint: begin_nested() flushes what is pending before its SAVEPOINT, so an
-            # order added earlier would be inserted outside it and a taken number would fail the transaction
             with db.session.begin_nested():
-                db.session.add(order)
-            return
+                return db.session.scalar(insert(_ORDERS).returning(_ORDERS.c.id), {**values, "number": number}), number
         except IntegrityError:
-            if db.session.scalar(select(Order.id).where(Order.number == order.number)) is None:
+            if db.session.scalar(select(Order.id).where(Order.number == number)) is None:
                 raise
-            order.number = new_order_number(now)
     raise Conflict(_("Could not number the order; try again."))
 
 
