@@ -161,12 +161,12 @@ def insert_history(order_id: int, from_status: str | None, to_status: str, actor
     })
 
 
-#: built once (cached statements are not compiled again); the lines are read by selectinload in a second query
-_LOCK_ORDER = (
-    select(Order).where(Order.id == bindparam("order_id")).with_for_update(of=Order)
-    .options(selectinload(Order.lines)).execution_options(populate_existing=True)
-)
+#: built once (cached statements are not compiled again)
+_LOCK_ORDER = select(Order).where(Order.id == bindparam("order_id")).with_for_update(of=Order) \
+    .execution_options(populate_existing=True)
 _LOCK_ORDER_WITH_BUYER = _LOCK_ORDER.options(joinedload(Order.buyer))
+_ORDER_LINES = select(OrderLine).where(OrderLine.order_id == bindparam("order_id")).order_by(OrderLine.id) \
+    .execution_options(populate_existing=True)
 
 
 def lock_order(order_id: int, with_buyer: bool = False) -> Order | None:
@@ -174,7 +174,10 @@ def lock_order(order_id: int, with_buyer: bool = False) -> Order | None:
 
     The lines come in a second query, never joined to the locking one: a statement that waited for the lock
     sees joined rows as they were when it started, before the change it waited for."""
-    return db.session.scalar(_LOCK_ORDER_WITH_BUYER if with_buyer else _LOCK_ORDER, {"order_id": order_id})
+    order = db.session.scalar(_LOCK_ORDER_WITH_BUYER if with_buyer else _LOCK_ORDER, {"order_id": order_id})
+    if order is not None:
+        set_committed_value(order, "lines", list(db.session.scalars(_ORDER_LINES, {"order_id": order_id})))
+    return order
 
 
 #: (table, unique columns, dialect) -> its INSERT .. ON CONFLICT DO NOTHING RETURNING id, built once: the values
