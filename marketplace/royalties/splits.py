@@ -8,7 +8,7 @@ so a change to a published listing applies to later sales only.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from flask import current_app
@@ -142,31 +142,23 @@ def rules_for(listing_ids) -> dict[int, Rule]:
     listing_ids = {i for i in listing_ids if i is not None}
     if not listing_ids:
         return {}
-    # listing id -> (split columns, parties) of its newest active version, or (None, owner and fee override)
-    found: dict[int, tuple] = {}
-    for (listing_id, owner_id, override, split_id, fee_bp, bearer, fulfilled_by, party_user_id, party_brand_id,
-         role, bp) in db.session.execute(_RULES, {"listing_ids": sorted(listing_ids)}):
-        if split_id is None:
-            found[listing_id] = (None, (owner_id, override))
-            continue
-        current = found.get(listing_id)
-        if current is None or current[0] is None or current[0][0] != split_id:
-            current = found[listing_id] = ((split_id, fee_bp, bearer, fulfilled_by), [])
-        if role is not None:
-            current[1].append(RuleParty(party_user_id, party_brand_id, role, bp))
     rules: dict[int, Rule] = {}
     default = None
-    for listing_id, (split, rest) in found.items():
-        if split is not None:
-            split_id, fee_bp, bearer, fulfilled_by = split
-            rules[listing_id] = Rule(split_id, fee_bp, bearer, tuple(rest), fulfilled_by)
+    for (listing_id, owner_id, override, split_id, fee_bp, bearer, fulfilled_by, party_user_id, party_brand_id,
+         role, bp) in db.session.execute(_RULES, {"listing_ids": sorted(listing_ids)}):
+        if split_id is None:  # no active version: the streamer takes everything but the platform fee
+            if override is None and default is None:
+                default = default_fee_bp()
+            fee = default if override is None else override
+            rules[listing_id] = Rule(None, fee, FeeBearer.PLATFORM,
+                                     (RuleParty(owner_id, None, SplitRole.CREATOR, BASIS_POINTS - fee),))
             continue
-        owner_id, override = rest
-        if override is None:
-            default = default_fee_bp() if default is None else default
-        fee = default if override is None else override
-        rules[listing_id] = Rule(None, fee, FeeBearer.PLATFORM,
-                                 (RuleParty(owner_id, None, SplitRole.CREATOR, BASIS_POINTS - fee),))
+        rule = rules.get(listing_id)
+        if rule is None or rule.split_id != split_id:  # a newer active version (rows come oldest first) wins
+            rule = Rule(split_id, fee_bp, bearer, (), fulfilled_by)
+        if role is not None:
+            rule = replace(rule, parties=(*rule.parties, RuleParty(party_user_id, party_brand_id, role, bp)))
+        rules[listing_id] = rule
     return rules
 
 
