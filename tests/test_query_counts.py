@@ -54,10 +54,10 @@ ORDER_CREATE_STATEMENTS = 8
 #: (1), plus what the product kind does to deliver a line
 WEBHOOK_STATEMENTS = 6
 FULFILMENT_STATEMENTS = 6
-#: the royalty split posted when the order is paid: the lines' split rules (active versions, then the default
-#: rule with any fee override), the transaction, the accounts (read, and here created: first sale for all three)
-#: and the entries in one executemany
-LEDGER_POSTING_STATEMENTS = 9
+#: the royalty split posted when the order is paid: the lines' split rules (each listing's active version or
+#: the default rule with any fee override, in one select), the transaction, the accounts (read, and here
+#: created: first sale for all three) and the entries in one executemany
+LEDGER_POSTING_STATEMENTS = 8
 
 
 def test_the_checkout_requests_run_a_fixed_small_number_of_statements(client, make):

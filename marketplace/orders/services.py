@@ -164,16 +164,28 @@ def insert_history(order_id: int, from_status: str | None, to_status: str, actor
     })
 
 
+#: built once (cached statements are not compiled again)
+_LOCK_ORDER = select(Order).where(Order.id == bindparam("order_id")).with_for_update(of=Order) \
+    .execution_options(populate_existing=True)
+_LOCK_ORDER_WITH_BUYER = _LOCK_ORDER.options(joinedload(Order.buyer))
+_ORDER_LINES = select(OrderLine).where(OrderLine.order_id == bindparam("order_id")).order_by(OrderLine.id) \
+    .execution_options(populate_existing=True)
+
+
 def lock_order(order_id: int, with_buyer: bool = False) -> Order | None:
     """The order with its row locked until the transaction ends (and its buyer), then its lines read afresh.
 
     The lines come in a second query, never joined to the locking one: a statement that waited for the lock
     sees joined rows as they were when it started, before the change it waited for."""
-    loads = [selectinload(Order.lines)] + ([joinedload(Order.buyer)] if with_buyer else [])
-    return db.session.scalar(
-        select(Order).where(Order.id == order_id).with_for_update(of=Order).options(*loads)
-        .execution_options(populate_existing=True)
-    )
+    order = db.session.scalar(_LOCK_ORDER_WITH_BUYER if with_buyer else _LOCK_ORDER, {"order_id": order_id})
+    if order is not None:
+        set_committed_value(order, "lines", list(db.session.scalars(_ORDER_LINES, {"order_id": order_id})))
+    return order
+
+
+#: (table, unique columns, dialect) -> its INSERT .. ON CONFLICT DO NOTHING RETURNING id, built once: the values
+#: come with each execution, so the compiled statement is reused
+_INSERTS_ONCE: dict[tuple, object] = {}
 
 
 def insert_once(model, unique: tuple[str, ...], **values) -> int | None:
@@ -184,9 +196,15 @@ def insert_once(model, unique: tuple[str, ...], **values) -> int | None:
     one commits."""
     dialect = db.session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
-        dialect_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        statement = dialect_insert(model.__table__).values(**values).on_conflict_do_nothing(index_elements=list(unique))
-        return db.session.execute(statement.returning(model.__table__.c.id)).scalar()
+        table = model.__table__
+        key = (table, tuple(unique), dialect)
+        statement = _INSERTS_ONCE.get(key)
+        if statement is None:
+            dialect_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            statement = _INSERTS_ONCE[key] = (
+                dialect_insert(table).on_conflict_do_nothing(index_elements=list(unique)).returning(table.c.id)
+            )
+        return db.session.execute(statement, values).scalar()
     try:
         with db.session.begin_nested():
             row = model(**values)
@@ -470,27 +488,37 @@ def mark_paid(order: Order, payment_reference: str | None, amount: int | None, c
         return PaymentOutcome("amount_mismatch", order)
     late = order.status in CLOSED_UNPAID_STATES
     allocated = _allocate_all(order)
-    order.payment_reference = payment_reference or order.payment_reference
     from marketplace.royalties import posting
 
-    order.paid_at = now
     if not allocated:
         # the money is taken (the ledger posts the sale) and given back in full by the task the outcome queues
         # (refund_sold_out): the fan's money trail is complete and the order ends refunded
-        order.needs_attention = True
-        order.attention_note = HistoryNote.GOODS_GONE
-        _move(order, OrderStatus.PAID, None, HistoryNote.GOODS_GONE)
+        _set_paid(order, payment_reference, now, HistoryNote.GOODS_GONE)
         posting.post_sale(order, now)
         return PaymentOutcome("goods_gone", order, (SOLD_OUT_REFUND,))
-    if late:
-        order.needs_attention = True
-        order.attention_note = HistoryNote.LATE_PAYMENT
-        _move(order, OrderStatus.PAID, None, HistoryNote.LATE_PAYMENT)
-    else:
-        _move(order, OrderStatus.PAID)
-    # after the order's changes, so they are flushed in one UPDATE when the posting first reads
+    _set_paid(order, payment_reference, now, HistoryNote.LATE_PAYMENT if late else None)
     posting.post_sale(order, now)
     return PaymentOutcome("late_payment" if late else "paid", order, ("fulfil", "confirmation"))
+
+
+#: built once; the SET clause is the columns named in the parameters
+_UPDATE_ORDER = update(Order.__table__).where(Order.__table__.c.id == bindparam("order_id"))
+
+
+def _set_paid(order: Order, payment_reference: str | None, now: datetime, attention: str | None) -> None:
+    """Move the (locked) order to paid with one UPDATE and one history row, no unit-of-work flush; the loaded
+    order is given the values written, so it reads as the database does (its history is read again if used)."""
+    changes = {"status": OrderStatus.PAID, "payment_reference": payment_reference or order.payment_reference,
+               "paid_at": now, "updated_at": utcnow()}
+    if attention is not None:  # flagged for an operator: a late payment, or goods sold out meanwhile
+        changes.update(needs_attention=True, attention_note=attention)
+    from_status = order.status
+    db.session.execute(_UPDATE_ORDER, {"order_id": order.id, **changes})
+    for name, value in changes.items():
+        set_committed_value(order, name, value)
+    insert_history(order.id, from_status, OrderStatus.PAID, note=attention)
+    if "status_changes" in order.__dict__:
+        db.session.expire(order, ["status_changes"])
 
 
 class _GoodsGone(Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.db import utcnow
 from app.extensions import db
@@ -62,6 +62,10 @@ def _order_for(obj: dict) -> Order | None:
     return orders.lock_order(order_id) if order_id is not None else None
 
 
+#: built once (a cached statement is not compiled again); the SET clause is order_id and outcome
+_RECORD_OUTCOME = PaymentEvent.__table__.update().where(PaymentEvent.__table__.c.id == bindparam("stored_id"))
+
+
 def apply_event(event: dict, gateway: str) -> orders.PaymentOutcome:
     """Store the event and apply it to its order inside the caller's transaction."""
     event_id = str(event.get("id") or "")
@@ -98,10 +102,9 @@ def apply_event(event: dict, gateway: str) -> orders.PaymentOutcome:
         result = orders.record_external_refund(order, int(obj.get("amount_refunded") or 0), refunds[0].get("id"), now)
     else:
         result = orders.PaymentOutcome("ignored", order)
-    db.session.execute(
-        PaymentEvent.__table__.update().where(PaymentEvent.__table__.c.id == stored_id)
-        .values(order_id=order.id if order is not None else None, outcome=result.outcome)
-    )
+    db.session.execute(_RECORD_OUTCOME, {
+        "stored_id": stored_id, "order_id": order.id if order is not None else None, "outcome": result.outcome,
+    })
     if result.outcome in ("unknown_order", "late_payment", "goods_gone", "amount_mismatch"):
         log.warning("payment event %s (%s): %s", event_id, event_type, result.outcome)
     return result

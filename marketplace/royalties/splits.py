@@ -8,12 +8,12 @@ so a change to a published listing applies to later sales only.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Brand, BrandMembership, CreatorProfile, User
@@ -120,6 +120,22 @@ class Rule:
         return next((party for party in self.parties if party.role == role), None)
 
 
+#: built once (a cached statement is not compiled again): each listing with its owner, its fee override and its
+#: active versions' parties, oldest version first; a listing without an active version comes back as one row
+#: with no split
+_RULES = (
+    select(Listing.id, CreatorProfile.user_id, ListingPlatformFee.bp, RoyaltySplit.id, RoyaltySplit.platform_fee_bp,
+           RoyaltySplit.gateway_fee_bearer, RoyaltySplit.fulfilled_by, SplitParty.user_id, SplitParty.brand_id,
+           SplitParty.role, SplitParty.bp)
+    .join(CreatorProfile, CreatorProfile.id == Listing.creator_id)
+    .outerjoin(ListingPlatformFee, ListingPlatformFee.listing_id == Listing.id)
+    .outerjoin(RoyaltySplit, (RoyaltySplit.listing_id == Listing.id) & (RoyaltySplit.status == SplitStatus.ACTIVE))
+    .outerjoin(SplitParty, SplitParty.split_id == RoyaltySplit.id)
+    .where(Listing.id.in_(bindparam("listing_ids", expanding=True)))
+    .order_by(Listing.id, RoyaltySplit.version, SplitParty.position, SplitParty.id)
+)
+
+
 def rules_for(listing_ids) -> dict[int, Rule]:
     """The rule each listing's sales are split by now: its active version, else the default (the streamer
     takes everything but the platform fee). Listings that no longer exist are left out."""
@@ -127,26 +143,22 @@ def rules_for(listing_ids) -> dict[int, Rule]:
     if not listing_ids:
         return {}
     rules: dict[int, Rule] = {}
-    for split in db.session.scalars(
-        select(RoyaltySplit).where(RoyaltySplit.listing_id.in_(listing_ids), RoyaltySplit.status == SplitStatus.ACTIVE)
-        .options(selectinload(RoyaltySplit.parties)).order_by(RoyaltySplit.version)
-    ):
-        rules[split.listing_id] = Rule(
-            split.id, split.platform_fee_bp, split.gateway_fee_bearer,
-            tuple(RuleParty(p.user_id, p.brand_id, p.role, p.bp) for p in split.parties), split.fulfilled_by,
-        )
-    missing = listing_ids - set(rules)
-    if missing:
-        default = default_fee_bp()
-        for listing_id, owner_id, override in db.session.execute(
-            select(Listing.id, CreatorProfile.user_id, ListingPlatformFee.bp)
-            .join(CreatorProfile, CreatorProfile.id == Listing.creator_id)
-            .outerjoin(ListingPlatformFee, ListingPlatformFee.listing_id == Listing.id)
-            .where(Listing.id.in_(missing))
-        ):
+    default = None
+    for (listing_id, owner_id, override, split_id, fee_bp, bearer, fulfilled_by, party_user_id, party_brand_id,
+         role, bp) in db.session.execute(_RULES, {"listing_ids": sorted(listing_ids)}):
+        if split_id is None:  # no active version: the streamer takes everything but the platform fee
+            if override is None and default is None:
+                default = default_fee_bp()
             fee = default if override is None else override
             rules[listing_id] = Rule(None, fee, FeeBearer.PLATFORM,
                                      (RuleParty(owner_id, None, SplitRole.CREATOR, BASIS_POINTS - fee),))
+            continue
+        rule = rules.get(listing_id)
+        if rule is None or rule.split_id != split_id:  # a newer active version (rows come oldest first) wins
+            rule = Rule(split_id, fee_bp, bearer, (), fulfilled_by)
+        if role is not None:
+            rule = replace(rule, parties=(*rule.parties, RuleParty(party_user_id, party_brand_id, role, bp)))
+        rules[listing_id] = rule
     return rules
 
 
