@@ -31,7 +31,7 @@ def fulfil_order(order_id: int, then_email: str | None = None) -> int:
     """Deliver the order's lines, then (one message instead of two) send the email `then_email` names."""
     message = None
     try:
-        order = services.lock_order(order_id, with_buyer=then_email == "confirmation")
+        order = services.lock_for_fulfilment(order_id)
         delivered = services.fulfil(order, utcnow())
         if order is not None and then_email == "confirmation":
             # written from the rows just locked and read: after the commit they would be read again
@@ -79,7 +79,7 @@ def send_shipped_email(order_id: int, line_ids: list[int]) -> bool:
     return _send_once(order.id, f"shipped:{min(line.id for line in lines)}", order.buyer.email, subject, body)
 
 
-def _message(order: Order, refund: Refund | None) -> tuple[str, str, str]:
+def _message(order: Order | services.LockedOrder, refund: Refund | None) -> tuple[str, str, str]:
     """(recipient, subject, body) of the order's confirmation, or of the refund's notice."""
     with current_app.test_request_context(base_url=current_app.config["ENCORE_PUBLIC_URL"]):
         subject, body = emails.refund_notice(order, refund) if refund else emails.confirmation(order)
