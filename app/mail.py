@@ -6,12 +6,14 @@ puts a task id-carrying message on the queue. The worker renders and writes the 
 """
 from __future__ import annotations
 
+import email.policy
 import logging
 import os
 import secrets
 import smtplib
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app
@@ -31,7 +33,7 @@ def send_email(to: str, subject: str, body: str) -> Path | str:
     """Send one plain-text message: by SMTP when configured (answers the Message-ID), else to the outbox
     folder (answers the file's path)."""
     message = EmailMessage()
-    message["From"] = current_app.config.get("ENCORE_MAIL_SENDER", DEFAULT_SENDER)
+    message["From"] = _sender_header(current_app.config.get("ENCORE_MAIL_SENDER", DEFAULT_SENDER))
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
@@ -47,6 +49,13 @@ def send_email(to: str, subject: str, body: str) -> Path | str:
     tmp.write_bytes(bytes(message))
     os.replace(tmp, path)  # a reader of the outbox never sees half a message
     return path
+
+
+@lru_cache(maxsize=8)
+def _sender_header(sender: str):
+    """The From header parsed once: EmailMessage stores a header object of the same name as it is, while parsing
+    the address again costs more than any other part of the message."""
+    return email.policy.default.header_factory("From", sender)
 
 
 def _send_smtp(message: EmailMessage) -> None:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
+from babel import Locale
 from babel.numbers import format_currency
 
 #: Currencies the marketplace accepts, with their minor-unit exponent (ISO 4217).
@@ -22,6 +24,12 @@ def check_currency(code: str) -> str:
     if code not in CURRENCY_EXPONENTS:
         raise MoneyError(f"unknown currency {code!r}; supported: {', '.join(SUPPORTED_CURRENCIES)}")
     return code
+
+
+@lru_cache(maxsize=64)
+def _babel_locale(code: str) -> Locale:
+    """Parsed once per code: format_currency would parse the code again on every call."""
+    return Locale.parse(code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +69,7 @@ class Money:
         return f"{self.as_decimal():.{self.exponent}f}"
 
     def format(self, locale: str = "en") -> str:
-        return format_currency(self.as_decimal(), self.currency, locale=locale)
+        return format_currency(self.as_decimal(), self.currency, locale=_babel_locale(locale))
 
     def _same(self, other: "Money") -> None:
         if not isinstance(other, Money) or other.currency != self.currency:
