@@ -26,10 +26,11 @@ def check_currency(code: str) -> str:
     return code
 
 
-@lru_cache(maxsize=64)
-def _babel_locale(code: str) -> Locale:
-    """Parsed once per code: format_currency would parse the code again on every call."""
-    return Locale.parse(code)
+@lru_cache(maxsize=4096)
+def _formatted(amount: int, currency: str, locale: str) -> str:
+    """Babel's formatting of an amount, remembered: the same prices are shown again and again, and Babel
+    builds the text anew (locale, pattern, symbol, rounding) on every call."""
+    return format_currency(Decimal(amount).scaleb(-CURRENCY_EXPONENTS[currency]), currency, locale=Locale.parse(locale))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ class Money:
         return f"{self.as_decimal():.{self.exponent}f}"
 
     def format(self, locale: str = "en") -> str:
-        return format_currency(self.as_decimal(), self.currency, locale=_babel_locale(locale))
+        return _formatted(self.amount, self.currency, locale)
 
     def _same(self, other: "Money") -> None:
         if not isinstance(other, Money) or other.currency != self.currency:
