@@ -10,7 +10,9 @@ import logging
 import os
 import secrets
 import smtplib
-from email.message import EmailMessage
+from email.charset import Charset
+from email.header import Header
+from email.message import EmailMessage, Message
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
@@ -30,13 +32,7 @@ DEFAULT_SENDER = "Encore <no-reply@encore.example>"
 def send_email(to: str, subject: str, body: str) -> Path | str:
     """Send one plain-text message: by SMTP when configured (answers the Message-ID), else to the outbox
     folder (answers the file's path)."""
-    message = EmailMessage()
-    message["From"] = current_app.config.get("ENCORE_MAIL_SENDER", DEFAULT_SENDER)
-    message["To"] = to
-    message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = make_msgid(domain="encore.example")
-    message.set_content(body)
+    message = _compose(current_app.config.get("ENCORE_MAIL_SENDER", DEFAULT_SENDER), to, subject, body)
     if current_app.config.get("ENCORE_SMTP_HOST"):
         _send_smtp(message)
         return message["Message-ID"]
@@ -47,6 +43,35 @@ def send_email(to: str, subject: str, body: str) -> Path | str:
     tmp.write_bytes(bytes(message))
     os.replace(tmp, path)  # a reader of the outbox never sees half a message
     return path
+
+
+#: UTF-8 text sent as it is (8bit, or 7bit when it is ASCII), as EmailMessage.set_content sends short lines
+_UTF8_AS_IS = Charset("utf-8")
+_UTF8_AS_IS.body_encoding = None
+#: the longest line SMTP carries, in octets; a body with a longer one is sent base64-encoded
+_MAX_LINE_OCTETS = 998
+
+
+def _compose(sender: str, to: str, subject: str, body: str) -> Message:
+    """The plain-text message. Built as a compat32 Message, which stores headers as given: EmailMessage parses
+    and folds every header, which cost more than the rest of the fulfilment task's email. Addresses that are
+    not ASCII (they need SMTPUTF8) go through EmailMessage, which knows how to write and send them."""
+    date, message_id = formatdate(localtime=False, usegmt=True), make_msgid(domain="encore.example")
+    if not (sender.isascii() and to.isascii()):
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = sender, to, subject
+        message["Date"], message["Message-ID"] = date, message_id
+        message.set_content(body)
+        return message
+    message = Message()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
+    message["Date"] = date
+    message["Message-ID"] = message_id
+    longest = max(map(len, body.encode().splitlines()), default=0)
+    message.set_payload(body, _UTF8_AS_IS if longest <= _MAX_LINE_OCTETS else "utf-8")
+    return message
 
 
 def _send_smtp(message: EmailMessage) -> None:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
+from babel import Locale
 from babel.numbers import format_currency
 
 #: Currencies the marketplace accepts, with their minor-unit exponent (ISO 4217).
@@ -22,6 +24,13 @@ def check_currency(code: str) -> str:
     if code not in CURRENCY_EXPONENTS:
         raise MoneyError(f"unknown currency {code!r}; supported: {', '.join(SUPPORTED_CURRENCIES)}")
     return code
+
+
+@lru_cache(maxsize=4096)
+def _formatted(amount: int, currency: str, locale: str) -> str:
+    """Babel's formatting of an amount, remembered: the same prices are shown again and again, and Babel
+    builds the text anew (locale, pattern, symbol, rounding) on every call."""
+    return format_currency(Decimal(amount).scaleb(-CURRENCY_EXPONENTS[currency]), currency, locale=Locale.parse(locale))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +70,7 @@ class Money:
         return f"{self.as_decimal():.{self.exponent}f}"
 
     def format(self, locale: str = "en") -> str:
-        return format_currency(self.as_decimal(), self.currency, locale=locale)
+        return _formatted(self.amount, self.currency, locale)
 
     def _same(self, other: "Money") -> None:
         if not isinstance(other, Money) or other.currency != self.currency:

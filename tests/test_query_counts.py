@@ -50,10 +50,11 @@ CART_ADD_STATEMENTS = 4
 ORDER_CREATE_STATEMENTS = 8
 #: the event stored unless seen (1), order locked (1) and its lines (1), order paid (1) with its history (1),
 #: the event's outcome (1); here the eagerly run fulfilment task adds its own: order locked with its buyer (1)
-#: and its lines (1), each line claimed (1), the order fulfilled (1) with its history (1), the email recorded
-#: (1), plus what the product kind does to deliver a line
+#: and its lines (1), each line claimed (1), the download entitlement granted (1: one INSERT ... SELECT that
+#: reads the buyer from the order, so it names the orders table and counts here), the order fulfilled (1) with
+#: its history (1), the email recorded (1)
 WEBHOOK_STATEMENTS = 6
-FULFILMENT_STATEMENTS = 6
+FULFILMENT_STATEMENTS = 7
 #: the royalty split posted when the order is paid: the lines' split rules (each listing's active version or
 #: the default rule with any fee override, in one select), the transaction, the accounts (read, and here
 #: created: first sale for all three) and the entries in one executemany

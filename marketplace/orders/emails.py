@@ -20,8 +20,9 @@ def _order_link(order: Order) -> str:
     return url_for("orders.detail", number=order.number, _external=True)
 
 
-def confirmation(order: Order) -> tuple[str, str]:
-    """(subject, body) of the payment confirmation."""
+def confirmation(order) -> tuple[str, str]:
+    """(subject, body) of the payment confirmation, of an Order or of the fulfilment task's
+    orders.services.LockedOrder (it reads the same names)."""
     with force_locale(buyer_locale(order)):
         lines = "\n".join(
             f"- {line.title} x {line.quantity}: {format_money(line.total_money)}" for line in order.lines
@@ -31,14 +32,14 @@ def confirmation(order: Order) -> tuple[str, str]:
             _("Hello %(name)s,", name=order.buyer.display_name),
             _("thank you: we received your payment for order %(number)s.", number=order.number),
             lines,
-            _("Subtotal: %(amount)s", amount=format_money(order.subtotal_money)),
+            _("Subtotal: %(amount)s", amount=format_money(order.money(order.subtotal))),
         ]
         if order.discount:
-            parts.append(_("Discount (%(code)s): -%(amount)s", code=order.coupon_code or "-", amount=format_money(order.discount_money)))
+            parts.append(_("Discount (%(code)s): -%(amount)s", code=order.coupon_code or "-", amount=format_money(order.money(order.discount))))
         if order.shipping_total or order.shipping_address:
             parts.append(_("Shipping: %(amount)s", amount=format_money(order.money(order.shipping_total))))
         parts += [
-            _("Total paid: %(amount)s", amount=format_money(order.total_money)),
+            _("Total paid: %(amount)s", amount=format_money(order.money(order.total))),
             _("Your order: %(url)s", url=_order_link(order)),
             _("The Encore team"),
         ]

@@ -20,6 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.session import make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
+from app.accounts.models import User
 from app.db import utcnow
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db
@@ -149,7 +150,10 @@ def _move(order: Order, to_status: str, actor=None, note: str | None = None, **p
     order.status = to_status
 
 
-#: built once: the hot paths (checkout, payment, fulfilment) write history rows without the ORM's flush
+#: the tables the hot paths (checkout, payment, fulfilment) read and write with Core statements built once
+_ORDERS, _ORDER_LINES, _USERS = Order.__table__, OrderLine.__table__, User.__table__
+
+#: built once: the hot paths write history rows without the ORM's flush
 _INSERT_HISTORY = insert(OrderStatusChange.__table__)
 
 
@@ -168,7 +172,7 @@ def insert_history(order_id: int, from_status: str | None, to_status: str, actor
 _LOCK_ORDER = select(Order).where(Order.id == bindparam("order_id")).with_for_update(of=Order) \
     .execution_options(populate_existing=True)
 _LOCK_ORDER_WITH_BUYER = _LOCK_ORDER.options(joinedload(Order.buyer))
-_ORDER_LINES = select(OrderLine).where(OrderLine.order_id == bindparam("order_id")).order_by(OrderLine.id) \
+_LINES_OF_ORDER = select(OrderLine).where(OrderLine.order_id == bindparam("order_id")).order_by(OrderLine.id) \
     .execution_options(populate_existing=True)
 
 
@@ -179,7 +183,7 @@ def lock_order(order_id: int, with_buyer: bool = False) -> Order | None:
     sees joined rows as they were when it started, before the change it waited for."""
     order = db.session.scalar(_LOCK_ORDER_WITH_BUYER if with_buyer else _LOCK_ORDER, {"order_id": order_id})
     if order is not None:
-        set_committed_value(order, "lines", list(db.session.scalars(_ORDER_LINES, {"order_id": order_id})))
+        set_committed_value(order, "lines", list(db.session.scalars(_LINES_OF_ORDER, {"order_id": order_id})))
     return order
 
 
@@ -373,9 +377,8 @@ def _as_loaded(instance):
 
 
 #: built once: the new order's rows are inserted without the unit of work (see place_order)
-_INSERT_ORDER_LINES = insert(OrderLine.__table__).returning(OrderLine.__table__.c.id, sort_by_parameter_order=True)
+_INSERT_ORDER_LINES = insert(_ORDER_LINES).returning(_ORDER_LINES.c.id, sort_by_parameter_order=True)
 _INSERT_NEW_ORDER_HISTORY = _INSERT_HISTORY.returning(OrderStatusChange.__table__.c.id)
-_ORDERS = Order.__table__
 #: a taken number inserts nothing instead of failing the transaction (no savepoint needed)
 _INSERT_ORDER_UNLESS_NUMBER_TAKEN = {
     "postgresql": postgresql_insert(_ORDERS).on_conflict_do_nothing(index_elements=["number"]).returning(_ORDERS.c.id),
@@ -502,7 +505,7 @@ def mark_paid(order: Order, payment_reference: str | None, amount: int | None, c
 
 
 #: built once; the SET clause is the columns named in the parameters
-_UPDATE_ORDER = update(Order.__table__).where(Order.__table__.c.id == bindparam("order_id"))
+_UPDATE_ORDER = update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"))
 
 
 def _set_paid(order: Order, payment_reference: str | None, now: datetime, attention: str | None) -> None:
@@ -630,12 +633,86 @@ def expire_overdue(now: datetime, limit: int = 500) -> list[int]:
 
 # ---------------------------------------------------------------- fulfilment
 
+class LockedOrder:
+    """An order locked for fulfilment, read with Core (no ORM objects to load or keep in step): the columns
+    fulfilment and the confirmation email read, its lines (`LockedLine`) and its buyer (email, locale,
+    display_name). The confirmation reads it like an Order."""
+
+    __slots__ = ("id", "status", "buyer_id", "number", "currency", "subtotal", "discount", "coupon_code",
+                 "shipping_total", "shipping_address", "total", "locale", "fulfilled_at", "lines", "buyer")
+
+    def __init__(self, row, lines: list["LockedLine"]):
+        for name in self.__slots__[:-3]:  # the columns _LOCK_FOR_FULFILMENT reads
+            setattr(self, name, getattr(row, name))
+        self.fulfilled_at = None
+        self.lines = lines
+        self.buyer = _Buyer(row.buyer_email, row.buyer_locale, row.buyer_display_name)
+
+    def money(self, amount: int) -> Money:
+        return Money(amount, self.currency)
+
+
+class LockedLine:
+    """One line of a LockedOrder: what fulfilment decides on and the kind hook and the email read."""
+
+    __slots__ = ("id", "kind", "listing_id", "title", "quantity", "total", "fulfilled_at", "refunded_at", "currency")
+
+    def __init__(self, row, currency: str):
+        for name in self.__slots__[:-1]:
+            setattr(self, name, getattr(row, name))
+        self.currency = currency
+
+    @property
+    def total_money(self) -> Money:
+        return Money(self.total, self.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class _Buyer:
+    email: str
+    locale: str | None
+    display_name: str
+
+
+#: built once (the fulfilment task runs after every paid order), from the tables' columns: an ORM-enabled select
+#: costs more to run, for rows read as plain tuples anyway. The buyer is joined to the locking query: a
+#: statement that waited for the lock could see an older buyer row, which changes nothing the task does.
+_LOCK_FOR_FULFILMENT = (
+    select(*(_ORDERS.c[name] for name in LockedOrder.__slots__[:-3]), _USERS.c.email.label("buyer_email"),
+           _USERS.c.locale.label("buyer_locale"), _USERS.c.display_name.label("buyer_display_name"))
+    .join_from(_ORDERS, _USERS, _USERS.c.id == _ORDERS.c.buyer_id)
+    .where(_ORDERS.c.id == bindparam("order_id")).with_for_update(of=_ORDERS)
+)
+#: the lines in a second query, never joined to the locking one (see lock_order)
+_FULFILMENT_LINES = (
+    select(*(_ORDER_LINES.c[name] for name in LockedLine.__slots__[:-1]))
+    .where(_ORDER_LINES.c.order_id == bindparam("order_id")).order_by(_ORDER_LINES.c.id)
+)
+_CLAIM_LINE = (
+    update(_ORDER_LINES).where(_ORDER_LINES.c.id == bindparam("line_id"), _ORDER_LINES.c.fulfilled_at.is_(None))
+    .values(fulfilled_at=bindparam("now"))
+)
+_COMPLETE_ORDER = (
+    update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"))
+    .values(status=OrderStatus.FULFILLED, fulfilled_at=bindparam("now"))
+)
+
+
+def lock_for_fulfilment(order_id: int) -> LockedOrder | None:
+    """The order with its row locked until the transaction ends, as a LockedOrder (two statements, no ORM)."""
+    row = db.session.execute(_LOCK_FOR_FULFILMENT, {"order_id": order_id}).one_or_none()
+    if row is None:
+        return None
+    lines = [LockedLine(line, row.currency) for line in db.session.execute(_FULFILMENT_LINES, {"order_id": order_id})]
+    return LockedOrder(row, lines)
+
+
 def fulfil_order(order_id: int, now: datetime) -> int:
     """Deliver every paid line not yet delivered through its kind; answers how many lines this call delivered.
 
     Each line is claimed with a guarded UPDATE (fulfilled_at IS NULL), so two runs of this at once deliver
     each line once. The order becomes fulfilled when every line that was not refunded is delivered."""
-    return fulfil(lock_order(order_id), now)
+    return fulfil(lock_for_fulfilment(order_id), now)
 
 
 def is_physical_line(line: OrderLine) -> bool:
@@ -644,27 +721,39 @@ def is_physical_line(line: OrderLine) -> bool:
     return kind is not None and kind.is_physical
 
 
-def fulfil(order: Order | None, now: datetime) -> int:
-    """fulfil_order for an order the caller has just locked (see lock_order). Physical lines are left awaiting
-    shipment (marketplace.merch.fulfilment marks them shipped and fulfilled)."""
+def fulfil(order: LockedOrder | None, now: datetime) -> int:
+    """fulfil_order for an order the caller has just locked (see lock_for_fulfilment). Physical lines are left
+    awaiting shipment (marketplace.merch.fulfilment marks them shipped and fulfilled). The kind's fulfil hook
+    gets the LockedLine (its id, kind, listing_id)."""
     if order is None or order.status not in PAID_STATES:
         return 0
     delivered = 0
     for line in order.lines:
         if line.fulfilled_at is not None or line.refunded_at is not None or is_physical_line(line):
             continue
-        claimed = db.session.execute(
-            update(OrderLine).where(OrderLine.id == line.id, OrderLine.fulfilled_at.is_(None)).values(fulfilled_at=now)
-        ).rowcount
-        if not claimed:
+        if not db.session.execute(_CLAIM_LINE, {"line_id": line.id, "now": now}).rowcount:
             continue
-        set_committed_value(line, "fulfilled_at", now)
+        line.fulfilled_at = now
         fulfil = _kind_hook(line, "fulfil")
         if fulfil is not None:
             fulfil(line)
         delivered += 1
-    complete_if_fulfilled(order, now)
+    if complete_if_fulfilled(order, now) or delivered:
+        _expire_loaded(order)
     return delivered
+
+
+def _expire_loaded(order: LockedOrder) -> None:
+    """An Order or lines of it already loaded in this session (a caller's, not the task's own) are read again
+    when next used: fulfilment changed their rows with Core."""
+    identity_map = db.session.identity_map
+    loaded = identity_map.get(identity_key(Order, order.id))
+    if loaded is not None:
+        db.session.expire(loaded, ["status", "fulfilled_at", "updated_at", "status_changes"])
+    for line in order.lines:
+        loaded_line = identity_map.get(identity_key(OrderLine, line.id))
+        if loaded_line is not None:
+            db.session.expire(loaded_line, ["fulfilled_at"])
 
 
 def record_shipment(order: Order, actor, carrier: str, tracking_number: str) -> None:
@@ -672,15 +761,21 @@ def record_shipment(order: Order, actor, carrier: str, tracking_number: str) -> 
     _record(order, order.status, actor, HistoryNote.SHIPPED, carrier=carrier, tracking_number=tracking_number)
 
 
-def complete_if_fulfilled(order: Order, now: datetime, actor=None) -> bool:
+def complete_if_fulfilled(order: Order | LockedOrder, now: datetime, actor=None) -> bool:
     """Move a paid order (locked by the caller) to fulfilled once every line not refunded is fulfilled (digital
-    lines by the fulfilment task, merch when shipped); answers whether it moved."""
+    lines by the fulfilment task, merch when shipped); answers whether it moved. An Order changes through the
+    session; a LockedOrder (the task's) with one UPDATE and one history row."""
     open_lines = [line for line in order.lines if line.refunded_at is None]
-    if order.status == OrderStatus.PAID and open_lines and all(line.fulfilled_at for line in open_lines):
+    if order.status != OrderStatus.PAID or not open_lines or not all(line.fulfilled_at for line in open_lines):
+        return False
+    if isinstance(order, Order):
         order.fulfilled_at = now
         _move(order, OrderStatus.FULFILLED, actor, HistoryNote.FULFILLED)
-        return True
-    return False
+    else:
+        db.session.execute(_COMPLETE_ORDER, {"order_id": order.id, "now": now})
+        insert_history(order.id, order.status, OrderStatus.FULFILLED, getattr(actor, "id", None), HistoryNote.FULFILLED)
+        order.status, order.fulfilled_at = OrderStatus.FULFILLED, now
+    return True
 
 
 # ---------------------------------------------------------------- refunds

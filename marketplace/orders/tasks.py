@@ -9,6 +9,7 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
+from flask.testing import EnvironBuilder
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -31,7 +32,7 @@ def fulfil_order(order_id: int, then_email: str | None = None) -> int:
     """Deliver the order's lines, then (one message instead of two) send the email `then_email` names."""
     message = None
     try:
-        order = services.lock_order(order_id, with_buyer=then_email == "confirmation")
+        order = services.lock_for_fulfilment(order_id)
         delivered = services.fulfil(order, utcnow())
         if order is not None and then_email == "confirmation":
             # written from the rows just locked and read: after the commit they would be read again
@@ -74,14 +75,25 @@ def send_shipped_email(order_id: int, line_ids: list[int]) -> bool:
     lines = [line for line in order.lines if line.id in wanted and line.shipped_at is not None] if order else []
     if not lines:
         return False
-    with current_app.test_request_context(base_url=current_app.config["ENCORE_PUBLIC_URL"]):
+    with _public_request_context():
         subject, body = emails.shipped_notice(order, lines)
     return _send_once(order.id, f"shipped:{min(line.id for line in lines)}", order.buyer.email, subject, body)
 
 
-def _message(order: Order, refund: Refund | None) -> tuple[str, str, str]:
+def _public_request_context():
+    """A request context on ENCORE_PUBLIC_URL, so the emails' links (url_for, _external) point at the site.
+    Its environ is built once per app (test_request_context builds it again on every call)."""
+    app = current_app._get_current_object()
+    environ = app.extensions.get("encore.public_environ")
+    if environ is None:
+        environ = app.extensions["encore.public_environ"] = EnvironBuilder(
+            app, base_url=app.config["ENCORE_PUBLIC_URL"]).get_environ()
+    return app.request_context(dict(environ))
+
+
+def _message(order: Order | services.LockedOrder, refund: Refund | None) -> tuple[str, str, str]:
     """(recipient, subject, body) of the order's confirmation, or of the refund's notice."""
-    with current_app.test_request_context(base_url=current_app.config["ENCORE_PUBLIC_URL"]):
+    with _public_request_context():
         subject, body = emails.refund_notice(order, refund) if refund else emails.confirmation(order)
     return order.buyer.email, subject, body
 
