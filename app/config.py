@@ -69,7 +69,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "DEBUG": _bool(_env("ENCORE_DEBUG")),
         "TESTING": env == "testing",
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {},  # idle pooled connections are pinged: app.db.check_connections_after_idle
         "CELERY": {
             "broker_url": broker_url,
             "result_backend": _env("ENCORE_RESULT_BACKEND")

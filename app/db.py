@@ -1,11 +1,14 @@
 """Declarative base with a constraint naming convention, shared column mixins, time helpers."""
 from __future__ import annotations
 
+import time
 from contextvars import ContextVar
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from sqlalchemy import DateTime, MetaData, TypeDecorator, event, exc, inspect
+from sqlalchemy.orm import DeclarativeBase, Mapped, make_transient_to_detached, mapped_column, registry
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -95,3 +98,51 @@ def make_sqlite_transactional(engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection):
         connection.exec_driver_sql("BEGIN DEFERRED" if sqlite_begin_mode.get() == "DEFERRED" else "BEGIN IMMEDIATE")
+
+
+#: a pooled connection left unused longer than this is checked with a round trip before it is handed out
+IDLE_CONNECTION_CHECK_SECONDS = 10.0
+
+
+def check_connections_after_idle(engine, idle_seconds: float = IDLE_CONNECTION_CHECK_SECONDS) -> None:
+    """Ping a pooled connection before use only when it sat idle for a while (SQLAlchemy's pessimistic
+    disconnect handling, made to skip connections in steady use).
+
+    `pool_pre_ping` sends a round trip on every checkout, one per request and task; under load a connection
+    is checked out again milliseconds after its last use, when a dead server would have failed that use
+    already (and SQLAlchemy then discards the whole pool). What the ping still catches: connections that sat
+    in the pool across a database restart, a failover or an idle-connection timeout. A failed ping makes the
+    pool replace the connection and try again (DisconnectionError)."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _remember_return(_dbapi_connection, record):
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy):
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < idle_seconds:
+            return  # new (just connected) or in steady use
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.DisconnectionError() from error
+            raise
+
+
+def as_loaded(session, cls, values: dict):
+    """The session's object for a row read with a Core select, as if the ORM had loaded it: the one the session
+    already holds (what it has not loaded yet taken from the row), else a new one made persistent without SQL.
+
+    For hot paths where building the object from a narrow Core row costs a fraction of an ORM load."""
+    obj = session.identity_map.get(identity_key(cls, values["id"]))
+    if obj is None:
+        obj = cls(**values)
+        make_transient_to_detached(obj)
+        session.add(obj)
+    else:
+        for key in inspect(obj).unloaded & values.keys():
+            set_committed_value(obj, key, values[key])
+    return obj

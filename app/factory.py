@@ -9,7 +9,7 @@ from apiflask import APIFlask
 
 from app import extensions
 from app.config import load_config
-from app.db import make_sqlite_transactional, render_migration_item
+from app.db import check_connections_after_idle, make_sqlite_transactional, render_migration_item
 from app.security import configure_password_hasher
 
 #: each module exposes init_app(app); product kinds register themselves from theirs
@@ -61,6 +61,7 @@ def create_app(config: dict | None = None) -> APIFlask:
     extensions.db.init_app(app)
     with app.app_context():
         make_sqlite_transactional(extensions.db.engine)
+        check_connections_after_idle(extensions.db.engine)
     extensions.migrate.init_app(
         app,
         extensions.db,

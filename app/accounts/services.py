@@ -5,11 +5,9 @@ from datetime import timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.util import identity_key
 
 from app.accounts.models import ApiToken, Brand, BrandMembership, BrandRole, CreatorProfile, Role, User
-from app.db import utcnow
+from app.db import as_loaded, utcnow
 from app.errors import Errors, NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db
 from app.images import ImageRejected, avatar_rendition
@@ -249,16 +247,6 @@ _RECORD_TOKEN_USE = update(_API_TOKENS).where(_API_TOKENS.c.id == bindparam("tok
 TOKEN_USE_PENDING = "encore.api_token_use_pending"
 
 
-def _loaded_user(row) -> User:
-    """The session's User for this row: the one it already holds, else one made from the row, as if loaded."""
-    user = db.session.identity_map.get(identity_key(User, row.id))
-    if user is None:
-        user = User(**{column.key: row._mapping[column] for column in _USERS.c})
-        make_transient_to_detached(user)
-        db.session.add(user)
-    return user
-
-
 def user_for_token(secret: str) -> User | None:
     """The active owner of a live (not revoked) token.
 
@@ -274,7 +262,7 @@ def user_for_token(secret: str) -> User | None:
     if row.token_last_used_at is None or now - row.token_last_used_at >= TOKEN_USE_RESOLUTION:
         db.session.execute(_RECORD_TOKEN_USE, {"token_id": row.token_id, "now": now})
         db.session.info[TOKEN_USE_PENDING] = True
-    return _loaded_user(row)
+    return as_loaded(db.session, User, {column.key: row._mapping[column] for column in _USERS.c})
 
 
 def create_account(email, password, role: str, handle=None, brand_name=None, display_name=None) -> User:

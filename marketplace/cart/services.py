@@ -12,10 +12,11 @@ from enum import StrEnum
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from app.db import as_loaded
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.money import SUPPORTED_CURRENCIES, Money
@@ -122,9 +123,7 @@ def _new_line(cart: AnyCart, listing_id: int, variant_id: int | None, quantity: 
     if isinstance(cart, SessionCart):
         return cart.new_line(listing_id, variant_id, quantity)
     values = {"cart_id": cart.id, "listing_id": listing_id, "variant_id": variant_id, "quantity": quantity}
-    line = CartLine(id=db.session.execute(_INSERT_LINE, values).scalar_one(), **values)
-    make_transient_to_detached(line)
-    db.session.add(line)
+    line = as_loaded(db.session, CartLine, {"id": db.session.execute(_INSERT_LINE, values).scalar_one(), **values})
     set_committed_value(line, "cart", cart)
     listing = db.session.identity_map.get(identity_key(Listing, listing_id))
     if listing is not None:
@@ -142,10 +141,6 @@ def _drop_line(cart: AnyCart, line) -> None:
 
 # ---------------------------------------------------------------- finding carts and listings
 
-#: a cart whose row is locked comes with its lines, their listings and the listings' prices: the lines in a
-#: second query, which starts after the lock is held
-LOCKED_CART_LOADS = selectinload(Cart.lines).joinedload(CartLine.listing).joinedload(Listing.prices)
-
 _CARTS = Cart.__table__
 _LINES = CartLine.__table__
 #: the user's cart row and its lines' rows, built once: a Core select and objects made from its rows cost a
@@ -159,30 +154,16 @@ _CART_ROWS = (
 )
 
 
-def _loaded(cls, values: dict):
-    """The session's object for this row, as if the ORM had loaded it: the one the session holds (with what
-    it no longer has loaded taken from the row), else a new one made persistent without SQL."""
-    obj = db.session.identity_map.get(identity_key(cls, values["id"]))
-    if obj is None:
-        obj = cls(**values)
-        make_transient_to_detached(obj)
-        db.session.add(obj)
-    else:
-        for key in inspect(obj).unloaded & values.keys():
-            set_committed_value(obj, key, values[key])
-    return obj
-
-
 def _load_cart(user) -> Cart | None:
     """The user's cart with its lines, in one query (their listings are not loaded: see `_listings_by_id`)."""
     rows = db.session.execute(_CART_ROWS, {"user_id": user.id}).all()
     if not rows:
         return None
-    cart = _loaded(Cart, {column.key: rows[0]._mapping[column] for column in _CARTS.c})
+    cart = as_loaded(db.session, Cart, {column.key: rows[0]._mapping[column] for column in _CARTS.c})
     lines = []
     for row in rows:
         if row.line_id is not None:
-            line = _loaded(CartLine, {column.key: row._mapping[f"line_{column.key}"] for column in _LINES.c})
+            line = as_loaded(db.session, CartLine, {column.key: row._mapping[f"line_{column.key}"] for column in _LINES.c})
             set_committed_value(line, "cart", cart)
             lines.append(line)
     if "lines" in inspect(cart).unloaded:
