@@ -234,37 +234,58 @@ def _kind_hook(line: OrderLine, name: str):
 # ---------------------------------------------------------------- checkout
 
 @dataclass
+class LockedCartLine:
+    """A cart line as checkout reads it."""
+
+    id: int
+    listing_id: int
+    variant_id: int | None
+    quantity: int
+
+
+@dataclass
 class LockedCart:
     """The buyer's cart as checkout reads it (what cart_services.summarize needs), its row locked."""
 
     id: int
     currency: str | None
-    lines: list[CartLine]
+    lines: list[LockedCartLine]
+    #: the lines' listings with their prices, read with the lines; held here because the session holds its
+    #: objects weakly, and the cart's summary finds them there instead of reading them again
+    listings: dict[int, Listing]
 
 
+_CART_LINES = CartLine.__table__
 #: built once: the cart row locked (its id and currency only), then its lines in a second statement
 _LOCK_CART = select(Cart.id, Cart.currency).where(Cart.user_id == bindparam("user_id")).with_for_update()
-#: only the listing columns checkout reads (a listing's description and images are not, and are wide)
+#: the lines with their listings (the columns checkout reads) and prices, one row per line and price
 _LOCKED_CART_LINES = (
-    select(CartLine).where(CartLine.cart_id == bindparam("cart_id")).order_by(CartLine.id)
-    .options(joinedload(CartLine.listing).load_only(
-        Listing.creator_id, Listing.kind, Listing.title, Listing.slug, Listing.status, Listing.shipping_profile_id,
-    ).joinedload(Listing.prices))
-    .execution_options(populate_existing=True)
+    select(_CART_LINES.c.id, _CART_LINES.c.variant_id, _CART_LINES.c.quantity,
+           _CART_LINES.c.listing_id.label("line_listing_id"), *cart_services.LISTING_WITH_PRICE_COLUMNS)
+    .select_from(_CART_LINES.outerjoin(cart_services.LISTINGS_JOIN_PRICES,
+                                       Listing.__table__.c.id == _CART_LINES.c.listing_id))
+    .where(_CART_LINES.c.cart_id == bindparam("cart_id"))
+    .order_by(_CART_LINES.c.id, *cart_services.PRICE_ORDER)
 )
 _EMPTY_CART = CartLine.__table__.delete().where(CartLine.__table__.c.cart_id == bindparam("cart_id"))
 
 
 def _lock_cart(user) -> LockedCart | None:
-    """The buyer's cart row locked, then its lines with their listings and prices read afresh in one more query.
+    """The buyer's cart row locked, then its lines with their listings and prices read afresh in one more query
+    (the listings become this session's objects, where the cart's summary finds them).
 
     The lines must not be joined to the locking query: a statement that waited for the lock sees the joined
     rows as they were when it started, so a second checkout would find the lines the first one removed."""
     row = db.session.execute(_LOCK_CART, {"user_id": user.id}).first()
     if row is None:
         return None
-    lines = db.session.scalars(_LOCKED_CART_LINES, {"cart_id": row.id}).unique().all()
-    return LockedCart(row.id, row.currency, list(lines))
+    rows = db.session.execute(_LOCKED_CART_LINES, {"cart_id": row.id}).all()
+    listings = cart_services.listings_from_rows(rows, fresh=True)
+    lines = {}
+    for line in rows:
+        if line.id not in lines:
+            lines[line.id] = LockedCartLine(line.id, line.line_listing_id, line.variant_id, line.quantity)
+    return LockedCart(row.id, row.currency, list(lines.values()), listings)
 
 
 def _emptied(cart: LockedCart) -> None:
