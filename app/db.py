@@ -7,8 +7,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event, exc, inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, make_transient_to_detached, mapped_column, registry
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -132,17 +131,27 @@ def check_connections_after_idle(engine, idle_seconds: float = IDLE_CONNECTION_C
             raise
 
 
-def as_loaded(session, cls, values: dict):
+def detached_as_loaded(cls, values: dict):
+    """A detached object holding a row's values as if loaded (nothing pending; what `values` lacks loads when
+    read). Built the way the ORM's loading builds one: the constructor would fire an attribute event per value."""
+    obj = cls.__mapper__.class_manager.new_instance()
+    instance_dict(obj).update(values)
+    make_transient_to_detached(obj)
+    return obj
+
+
+def as_loaded(session, cls, values: dict, fresh: bool = False):
     """The session's object for a row read with a Core select, as if the ORM had loaded it: the one the session
-    already holds (what it has not loaded yet taken from the row), else a new one made persistent without SQL.
+    already holds (what it has not loaded yet taken from the row; with `fresh`, every value of the row, as a
+    query with populate_existing would), else a new one made persistent without SQL.
 
     For hot paths where building the object from a narrow Core row costs a fraction of an ORM load."""
-    obj = session.identity_map.get(identity_key(cls, values["id"]))
+    mapper = cls.__mapper__
+    obj = session.identity_map.get(mapper.identity_key_from_primary_key((values["id"],)))
     if obj is None:
-        obj = cls(**values)
-        make_transient_to_detached(obj)
+        obj = detached_as_loaded(cls, values)
         session.add(obj)
     else:
-        for key in inspect(obj).unloaded & values.keys():
+        for key in values.keys() if fresh else inspect(obj).unloaded & values.keys():
             set_committed_value(obj, key, values[key])
     return obj

@@ -61,6 +61,22 @@ FULFILMENT_STATEMENTS = 7
 LEDGER_POSTING_STATEMENTS = 8
 
 
+def test_adding_to_a_cart_with_lines_reads_their_listings_once(client, make):
+    from tests.api_support import bearer_for
+
+    headers = bearer_for(make, make.user())
+    prices = [{"currency": "CNY", "amount": 1200}]
+    first, second = (make.listing(make.streamer(), status=ListingStatus.PUBLISHED, kind="course", prices=prices).id
+                     for _ in range(2))
+    assert client.post("/api/v1/cart/lines", json={"listing_id": first}, headers=headers).status_code == 201
+    with count_queries() as cart_add:
+        answer = client.post("/api/v1/cart/lines", json={"listing_id": second}, headers=headers)
+    assert answer.status_code == 201
+    assert [line["listing"]["id"] for line in answer.get_json()["lines"]] == [first, second]
+    # the line's listing comes with the added one, and the summary reads neither again
+    assert len([s for s in cart_add if not s.startswith("BEGIN")]) == CART_ADD_STATEMENTS, cart_add
+
+
 def test_the_checkout_requests_run_a_fixed_small_number_of_statements(client, make):
     from marketplace.payments import local_gateway
     from tests.api_support import bearer_for

@@ -240,24 +240,16 @@ def listings_from_rows(rows, fresh: bool = False) -> dict[int, Listing]:
             continue
         if listing_id not in listings:
             listing_values = {column.key: values[f"listing_{column.key}"] for column in _LISTING_COLUMNS}
-            listings[listing_id] = _loaded(Listing, listing_values, fresh)
+            listings[listing_id] = as_loaded(db.session, Listing, listing_values, fresh)
             prices[listing_id] = {}
         price_id = values["price_id"]
         if price_id is not None and price_id not in prices[listing_id]:
             price_values = {column.key: values[f"price_{column.key}"] for column in _PRICES.c}
-            prices[listing_id][price_id] = _loaded(ListingPrice, price_values, fresh)
+            prices[listing_id][price_id] = as_loaded(db.session, ListingPrice, price_values, fresh)
     for listing_id, listing in listings.items():
         if fresh or "prices" not in listing.__dict__:
             set_committed_value(listing, "prices", list(prices[listing_id].values()))
     return listings
-
-
-def _loaded(cls, values: dict, fresh: bool):
-    obj = as_loaded(db.session, cls, values)
-    if fresh:
-        for key, value in values.items():
-            set_committed_value(obj, key, value)
-    return obj
 
 
 def _listings_by_id(ids) -> dict[int, Listing]:
@@ -275,6 +267,15 @@ def _listings_by_id(ids) -> dict[int, Listing]:
     if missing:
         found.update(listings_from_rows(db.session.execute(_LISTINGS_WITH_PRICES, {"ids": sorted(missing)})))
     return found
+
+
+def _hold_listings(cart: AnyCart, listings: dict[int, Listing]) -> None:
+    """A signed-in fan's lines keep their listings: the session holds objects weakly, and the cart's summary
+    would otherwise read again those nothing else refers to."""
+    if isinstance(cart, Cart):
+        for line in cart.lines:
+            if "listing" not in line.__dict__ and line.listing_id in listings:
+                set_committed_value(line, "listing", listings[line.listing_id])
 
 
 def is_digital(listing: Listing) -> bool:
@@ -348,7 +349,9 @@ def add_line(cart: AnyCart, listing_id: int, quantity: int = 1, variant_id: int 
     if not isinstance(listing_id, int):
         raise NotFound(_("There is no such listing."))
     # the cart's own listings come in the same query: its summary reads them next
-    listing = _listings_by_id([listing_id, *(line.listing_id for line in cart.lines)]).get(listing_id)
+    listings = _listings_by_id([listing_id, *(line.listing_id for line in cart.lines)])
+    _hold_listings(cart, listings)
+    listing = listings.get(listing_id)
     if listing is None:
         raise NotFound(_("There is no such listing."))
     if not listing.is_public:

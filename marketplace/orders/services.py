@@ -17,11 +17,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.session import make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
 from app.accounts.models import User
-from app.db import utcnow
+from app.db import detached_as_loaded, utcnow
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db
 from app.i18n import format_money
@@ -361,19 +360,19 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
                    note=HistoryNote.CHECKOUT, note_params=None, created_at=utcnow())
     history_id = db.session.scalar(_INSERT_NEW_ORDER_HISTORY, history)
 
-    order = _as_loaded(Order(**{
+    order = _as_loaded(Order, {
         **values, "id": order_id, "number": number, "shipping_address": address, "payment_session_id": None,
         "payment_url": None, "payment_reference": None, "paid_at": None, "fulfilled_at": None, "closed_at": None,
         "attention_note": None,
-    }))
+    })
     order_lines = []
     for line_id, row in zip(line_ids, line_values):
-        line = _as_loaded(OrderLine(id=line_id, fulfilled_at=None, refunded_at=None, shipped_at=None, carrier=None,
-                                    tracking_number=None, shipped_by_id=None, **row))
+        line = _as_loaded(OrderLine, dict(id=line_id, fulfilled_at=None, refunded_at=None, shipped_at=None, carrier=None,
+                                          tracking_number=None, shipped_by_id=None, **row))
         set_committed_value(line, "order", order)
         order_lines.append(line)
     set_committed_value(order, "lines", order_lines)
-    set_committed_value(order, "status_changes", [_as_loaded(OrderStatusChange(id=history_id, **history))])
+    set_committed_value(order, "status_changes", [_as_loaded(OrderStatusChange, {"id": history_id, **history})])
     set_committed_value(order, "refunds", [])  # a new order has none: showing it must not query for them
     set_committed_value(order, "buyer", buyer)
     db.session.add(order)  # persistent, with nothing to flush; the cascade brings its lines and history along
@@ -386,9 +385,9 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
     return order
 
 
-def _as_loaded(instance):
+def _as_loaded(cls, values: dict):
     """An object built from the values just inserted, made to look loaded from its row (nothing pending)."""
-    make_transient_to_detached(instance)
+    instance = detached_as_loaded(cls, values)
     # an object this session still holds for the same id is left over from a transaction rolled back outside
     # it (tests): the row is new, so the new object replaces it, as a flush would
     stale = db.session.identity_map.get(inspect(instance).key)
