@@ -72,6 +72,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {},  # idle pooled connections are pinged: app.db.check_connections_after_idle
         "CELERY": {
             "broker_url": broker_url,
+            # kombu's Redis transport, minus a client object built per command (see app.tasks.RedisChannel)
+            "broker_transport": "app.tasks:RedisTransport" if broker_url.startswith("redis://") else None,
             "result_backend": _env("ENCORE_RESULT_BACKEND")
             or (broker_url if broker_url.startswith("redis") else f"db+sqlite:///{instance_path / 'celery-results.sqlite'}"),
             "task_serializer": "json",
