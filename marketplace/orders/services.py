@@ -467,7 +467,7 @@ class PaymentOutcome:
     follow-up work to start after the commit (fulfil, email)."""
 
     outcome: str
-    order: Order | None = None
+    order: Order | LockedOrder | None = None
     queue: tuple[str, ...] = ()
 
 
