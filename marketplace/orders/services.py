@@ -487,27 +487,29 @@ class PaymentOutcome:
     follow-up work to start after the commit (fulfil, email)."""
 
     outcome: str
-    order: Order | None = None
+    order: Order | LockedOrder | None = None
     queue: tuple[str, ...] = ()
 
 
-def mark_paid(order: Order, payment_reference: str | None, amount: int | None, currency: str | None,
+def mark_paid(order: Order | LockedOrder, payment_reference: str | None, amount: int | None, currency: str | None,
               now: datetime) -> PaymentOutcome:
     """A payment for the (locked) order arrived. Applies once: a second report changes nothing.
 
     A payment for an order that had closed (expired, cancelled) is taken when every line's kind can still
-    allocate its goods, and flagged for an operator either way."""
+    allocate its goods, and flagged for an operator either way. The order is an Order or, from the webhook, a
+    LockedOrder (lock_for_payment); it is changed with Core statements either way (see _write_order)."""
     if order.status in PAID_STATES or order.status == OrderStatus.REFUNDED:
         return PaymentOutcome("already_paid", order)
     if amount is not None and (amount != order.total or (currency or "").upper() != order.currency):
-        order.needs_attention = True
-        order.attention_note = HistoryNote.AMOUNT_MISMATCH
+        _write_order(order, {"needs_attention": True, "attention_note": HistoryNote.AMOUNT_MISMATCH,
+                             "updated_at": utcnow()})
         if (currency or "").upper() == order.currency:
-            _record(order, order.status, None, HistoryNote.AMOUNT_MISMATCH, expected=order.total, got=amount,
-                    currency=order.currency)
+            insert_history(order.id, order.status, order.status, None, HistoryNote.AMOUNT_MISMATCH,
+                           expected=order.total, got=amount, currency=order.currency)
         else:
-            _record(order, order.status, None, HistoryNote.AMOUNT_MISMATCH, expected=str(order.total_money),
-                    got=f"{amount} {(currency or '').upper()}")
+            insert_history(order.id, order.status, order.status, None, HistoryNote.AMOUNT_MISMATCH,
+                           expected=str(Money(order.total, order.currency)),
+                           got=f"{amount} {(currency or '').upper()}")
         return PaymentOutcome("amount_mismatch", order)
     late = order.status in CLOSED_UNPAID_STATES
     allocated = _allocate_all(order)
@@ -528,20 +530,34 @@ def mark_paid(order: Order, payment_reference: str | None, amount: int | None, c
 _UPDATE_ORDER = update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"))
 
 
-def _set_paid(order: Order, payment_reference: str | None, now: datetime, attention: str | None) -> None:
-    """Move the (locked) order to paid with one UPDATE and one history row, no unit-of-work flush; the loaded
-    order is given the values written, so it reads as the database does (its history is read again if used)."""
-    changes = {"status": OrderStatus.PAID, "payment_reference": payment_reference or order.payment_reference,
-               "paid_at": now, "updated_at": utcnow()}
+def _write_order(order: Order | LockedOrder, changes: dict) -> None:
+    """One UPDATE of the (locked) order's row, no unit-of-work flush. A loaded Order is given the values
+    written, so it reads as the database does (its history is read again if used); for a LockedOrder, an
+    Order this session holds for the same row is expired instead."""
+    db.session.execute(_UPDATE_ORDER, {"order_id": order.id, **changes})
+    loaded = order if isinstance(order, Order) else db.session.identity_map.get(identity_key(Order, order.id))
+    if loaded is None:
+        order.status = changes.get("status", order.status)
+    elif loaded is order:
+        for name, value in changes.items():
+            set_committed_value(order, name, value)
+        if "status_changes" in order.__dict__:
+            db.session.expire(order, ["status_changes"])
+    else:
+        order.status = changes.get("status", order.status)
+        db.session.expire(loaded, [*changes, "status_changes"])
+
+
+def _set_paid(order: Order | LockedOrder, payment_reference: str | None, now: datetime, attention: str | None) -> None:
+    """Move the (locked) order to paid with one UPDATE and one history row."""
+    changes = {"status": OrderStatus.PAID, "paid_at": now, "updated_at": utcnow()}
+    if payment_reference:  # else the reference the checkout stored stays
+        changes["payment_reference"] = payment_reference
     if attention is not None:  # flagged for an operator: a late payment, or goods sold out meanwhile
         changes.update(needs_attention=True, attention_note=attention)
     from_status = order.status
-    db.session.execute(_UPDATE_ORDER, {"order_id": order.id, **changes})
-    for name, value in changes.items():
-        set_committed_value(order, name, value)
+    _write_order(order, changes)
     insert_history(order.id, from_status, OrderStatus.PAID, note=attention)
-    if "status_changes" in order.__dict__:
-        db.session.expire(order, ["status_changes"])
 
 
 class _GoodsGone(Exception):
@@ -654,33 +670,42 @@ def expire_overdue(now: datetime, limit: int = 500) -> list[int]:
 # ---------------------------------------------------------------- fulfilment
 
 class LockedOrder:
-    """An order locked for fulfilment, read with Core (no ORM objects to load or keep in step): the columns
-    fulfilment and the confirmation email read, its lines (`LockedLine`) and its buyer (email, locale,
-    display_name). The confirmation reads it like an Order."""
+    """An order locked for fulfilment or for its payment, read with Core (no ORM objects to load or keep in
+    step): the columns fulfilment, the payment and the confirmation email read, its lines (`LockedLine`) and,
+    for fulfilment, its buyer (email, locale, display_name). The confirmation and the ledger read it like an
+    Order."""
 
     __slots__ = ("id", "status", "buyer_id", "number", "currency", "subtotal", "discount", "coupon_code",
                  "shipping_total", "shipping_address", "total", "locale", "fulfilled_at", "lines", "buyer")
 
-    def __init__(self, row, lines: list["LockedLine"]):
-        for name in self.__slots__[:-3]:  # the columns _LOCK_FOR_FULFILMENT reads
+    def __init__(self, row, lines: list["LockedLine"], with_buyer: bool = True):
+        for name in self.__slots__[:-3]:  # the columns _LOCK_FOR_FULFILMENT and _LOCK_FOR_PAYMENT read
             setattr(self, name, getattr(row, name))
         self.fulfilled_at = None
         self.lines = lines
-        self.buyer = _Buyer(row.buyer_email, row.buyer_locale, row.buyer_display_name)
+        for line in lines:
+            line.order = self
+        self.buyer = _Buyer(row.buyer_email, row.buyer_locale, row.buyer_display_name) if with_buyer else None
 
     def money(self, amount: int) -> Money:
         return Money(amount, self.currency)
 
 
 class LockedLine:
-    """One line of a LockedOrder: what fulfilment decides on and the kind hook and the email read."""
+    """One line of a LockedOrder: what fulfilment and the payment decide on, and what the kind hooks (fulfil,
+    merch's allocate), the ledger and the email read."""
 
-    __slots__ = ("id", "kind", "listing_id", "title", "quantity", "total", "fulfilled_at", "refunded_at", "currency")
+    __slots__ = ("id", "kind", "listing_id", "variant_id", "title", "quantity", "total", "shipping", "fulfilled_at",
+                 "refunded_at", "currency", "order")
 
     def __init__(self, row, currency: str):
-        for name in self.__slots__[:-1]:
+        for name in self.__slots__[:-2]:
             setattr(self, name, getattr(row, name))
         self.currency = currency
+
+    @property
+    def order_id(self) -> int:
+        return self.order.id
 
     @property
     def total_money(self) -> Money:
@@ -704,8 +729,8 @@ _LOCK_FOR_FULFILMENT = (
     .where(_ORDERS.c.id == bindparam("order_id")).with_for_update(of=_ORDERS)
 )
 #: the lines in a second query, never joined to the locking one (see lock_order)
-_FULFILMENT_LINES = (
-    select(*(_ORDER_LINES.c[name] for name in LockedLine.__slots__[:-1]))
+_LOCKED_LINES = (
+    select(*(_ORDER_LINES.c[name] for name in LockedLine.__slots__[:-2]))
     .where(_ORDER_LINES.c.order_id == bindparam("order_id")).order_by(_ORDER_LINES.c.id)
 )
 _CLAIM_LINE = (
@@ -723,8 +748,27 @@ def lock_for_fulfilment(order_id: int) -> LockedOrder | None:
     row = db.session.execute(_LOCK_FOR_FULFILMENT, {"order_id": order_id}).one_or_none()
     if row is None:
         return None
-    lines = [LockedLine(line, row.currency) for line in db.session.execute(_FULFILMENT_LINES, {"order_id": order_id})]
-    return LockedOrder(row, lines)
+    return LockedOrder(row, _locked_lines(order_id, row.currency))
+
+
+def _locked_lines(order_id: int, currency: str) -> list[LockedLine]:
+    return [LockedLine(line, currency) for line in db.session.execute(_LOCKED_LINES, {"order_id": order_id})]
+
+
+#: the payment needs no buyer: the order's columns alone
+_LOCK_FOR_PAYMENT = (
+    select(*(_ORDERS.c[name] for name in LockedOrder.__slots__[:-3]))
+    .where(_ORDERS.c.id == bindparam("order_id")).with_for_update()
+)
+
+
+def lock_for_payment(order_id: int) -> LockedOrder | None:
+    """The order with its row locked until the transaction ends, as a LockedOrder without its buyer (two
+    statements, no ORM), for mark_paid: its lines come in the second statement (see lock_order)."""
+    row = db.session.execute(_LOCK_FOR_PAYMENT, {"order_id": order_id}).one_or_none()
+    if row is None:
+        return None
+    return LockedOrder(row, _locked_lines(order_id, row.currency), with_buyer=False)
 
 
 def fulfil_order(order_id: int, now: datetime) -> int:

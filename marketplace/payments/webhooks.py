@@ -55,11 +55,16 @@ def _metadata_order_id(obj: dict) -> int | None:
     return None
 
 
-def _order_for(obj: dict) -> Order | None:
+def _order_for(obj: dict, lock=orders.lock_order) -> Order | orders.LockedOrder | None:
     order_id = _metadata_order_id(obj)
     if order_id is None and obj.get("payment_intent"):
         order_id = db.session.scalar(select(Order.id).where(Order.payment_reference == obj["payment_intent"]))
-    return orders.lock_order(order_id) if order_id is not None else None
+    return lock(order_id) if order_id is not None else None
+
+
+#: the events that pay an order: mark_paid takes the order as a LockedOrder (no ORM objects to load for the
+#: most frequent event); the others change an Order through the session
+PAYMENT_SUCCEEDED = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
 
 
 #: built once (a cached statement is not compiled again); the SET clause is order_id and outcome
@@ -77,11 +82,14 @@ def apply_event(event: dict, gateway: str) -> orders.PaymentOutcome:
     if stored_id is None:
         return orders.PaymentOutcome("duplicate")
     obj = (event.get("data") or {}).get("object") or {}
-    order = _order_for(obj) if isinstance(obj, dict) else None
+    if not isinstance(obj, dict):
+        order = None
+    else:
+        order = _order_for(obj, orders.lock_for_payment if event_type in PAYMENT_SUCCEEDED else orders.lock_order)
     now = utcnow()
     if order is None:
         result = orders.PaymentOutcome("unknown_order" if event_type in HANDLED else "ignored")
-    elif event_type in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
+    elif event_type in PAYMENT_SUCCEEDED:
         if obj.get("payment_status") not in ("paid", "no_payment_required"):
             result = orders.PaymentOutcome("awaiting_payment", order)
         else:
