@@ -20,8 +20,9 @@ The server shape is sized for 2 cores, where everything (clients, gunicorn, Cele
   More processes only add context switches, database connections and cache misses: in runs made one after the
   other, 4 x 4 used 28-29 ms of gunicorn CPU and 6-7 ms of PostgreSQL CPU per order, 2 x 8 mostly 21-23 and 3-5.
 - the Celery worker runs its tasks in its own process (solo pool, `--celery-concurrency 1`): a fulfilment task
-  takes ~10 ms of CPU, so one process keeps up with 100 orders/s, while prefork x2 (a parent handing each task
-  to a child) used 13-14.5 ms per order against 9.5-11 for solo. Production on more cores raises these
+  with its email takes ~2.5 ms of CPU (~4.5 ms with the worker's own handling), so one process keeps up with
+  100 orders/s, while prefork x2 (a parent handing each task to a child) used 13-14.5 ms per order against
+  9.5-11 for solo when a task took ~10 ms. Production on more cores raises these
   numbers; the flow and what is checked stay the same.
 
 Needs PostgreSQL (ENCORE_BENCH_DATABASE_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/encore_bench)
