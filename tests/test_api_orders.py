@@ -323,7 +323,7 @@ def test_the_sweep_expires_overdue_orders(client, make, headers, app):
     order = order_row(body["id"])
     order.expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
-    assert tasks.sweep.delay().get() == {"expired": 1, "requeued": 0, "emails": 0}
+    assert tasks.sweep.apply().result == {"expired": 1, "requeued": 0, "emails": 0}
     assert order_row(body["id"]).status == "expired"
 
 
@@ -342,6 +342,6 @@ def test_the_sweep_sends_a_confirmation_the_mail_server_missed(client, make, hea
     order.paid_at = utcnow() - timedelta(minutes=5)
     db.session.commit()
     monkeypatch.setitem(app.config, "ENCORE_SMTP_HOST", None)  # the outbox again
-    assert tasks.sweep.delay().get() == {"expired": 0, "requeued": 0, "emails": 1}
+    assert tasks.sweep.apply().result == {"expired": 0, "requeued": 0, "emails": 1}
     assert db.session.scalars(select(OrderEmail.key)).all() == ["confirmation"]
-    assert tasks.sweep.delay().get()["emails"] == 0
+    assert tasks.sweep.apply().result["emails"] == 0

@@ -209,7 +209,7 @@ def test_a_late_payment_for_sold_out_goods_is_refunded_automatically_once_with_a
     # the event again, the task again, the sweep: nothing is refunded twice
     assert deliver(client, event).get_json()["outcome"] == "duplicate"
     assert deliver(client, {**event, "id": event["id"] + "-again"}).get_json()["outcome"] == "already_paid"
-    assert tasks.refund_sold_out.delay(order.id).get() is False
+    assert tasks.refund_sold_out.apply((order.id,)).result is False
     tasks.sweep.delay()
     assert len(db.session.scalars(select(Refund)).all()) == 1
     assert len(list(outbox.iterdir())) == 1
