@@ -61,13 +61,18 @@ FULFILMENT_STATEMENTS = 7
 LEDGER_POSTING_STATEMENTS = 8
 
 
-def test_adding_to_a_cart_with_lines_reads_their_listings_once(client, make):
+def _fan_and_two_courses(make):
+    """A fan's API headers and the ids of two published courses from two streamers."""
     from tests.api_support import bearer_for
 
-    headers = bearer_for(make, make.user())
     prices = [{"currency": "CNY", "amount": 1200}]
     first, second = (make.listing(make.streamer(), status=ListingStatus.PUBLISHED, kind="course", prices=prices).id
                      for _ in range(2))
+    return bearer_for(make, make.user()), first, second
+
+
+def test_adding_to_a_cart_with_lines_reads_their_listings_once(client, make):
+    headers, first, second = _fan_and_two_courses(make)
     assert client.post("/api/v1/cart/lines", json={"listing_id": first}, headers=headers).status_code == 201
     with count_queries() as cart_add:
         answer = client.post("/api/v1/cart/lines", json={"listing_id": second}, headers=headers)
@@ -79,13 +84,9 @@ def test_adding_to_a_cart_with_lines_reads_their_listings_once(client, make):
 
 def test_the_checkout_requests_run_a_fixed_small_number_of_statements(client, make):
     from marketplace.payments import local_gateway
-    from tests.api_support import bearer_for
     from tests.order_support import deliver, order_row
 
-    headers = bearer_for(make, make.user())
-    prices = [{"currency": "CNY", "amount": 1200}]
-    first, second = (make.listing(make.streamer(), status=ListingStatus.PUBLISHED, kind="course", prices=prices).id
-                     for _ in range(2))
+    headers, first, second = _fan_and_two_courses(make)
     # a returning fan: the cart row exists and the token's use this minute is recorded
     assert client.post("/api/v1/cart/lines", json={"listing_id": first}, headers=headers).status_code == 201
     assert client.post("/api/v1/orders", json={"currency": "CNY"}, headers=headers).status_code == 201
