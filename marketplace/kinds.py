@@ -49,8 +49,10 @@ class ProductKind:
     manage_label: LazyString | str | None = None
     #: fills a demo listing's content (sticker art, lessons) so `encore seed-demo` can submit it: (listing, owner)
     prepare_demo: Callable[["object", "object"], None] | None = None
-    # The order hooks, each given an OrderLine inside the transaction that changes the order; None = nothing
-    # to do (digital goods reserve nothing). A hook that raises undoes the whole step.
+    # The order hooks, each given an order line inside the transaction that changes the order; None = nothing
+    # to do (digital goods reserve nothing). A hook that raises undoes the whole step. `allocate` and `fulfil`
+    # get the payment's and the fulfilment task's narrow read of it (marketplace.orders.services.LockedLine:
+    # id, kind, listing_id, variant_id, quantity, title, totals, order_id), the others an OrderLine.
     #: at checkout, before the order exists for good: hold what the line needs (merch stock) until
     #: `line.order.expires_at`; raise app.errors.Conflict when it cannot
     reserve: LineHook | None = None
