@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, select, update
 
 from app.accounts.models import ApiToken, Brand, BrandMembership, BrandRole, CreatorProfile, Role, User
-from app.db import as_loaded, utcnow
+from app.db import DirectStatement, as_loaded, utcnow
 from app.errors import Errors, NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db
 from app.images import ImageRejected, avatar_rendition
@@ -237,12 +237,14 @@ _USERS = User.__table__
 _API_TOKENS = ApiToken.__table__
 #: the live token's owner's row with what recording the token's use needs, built once: a Core select and
 #: a User made from its row cost about a third of the ORM select of the token joined with its user
-_TOKEN_OWNER = (
+_TOKEN_OWNER = DirectStatement(
     select(*_USERS.c, _API_TOKENS.c.id.label("token_id"), _API_TOKENS.c.last_used_at.label("token_last_used_at"))
     .join_from(_API_TOKENS, _USERS, _API_TOKENS.c.user_id == _USERS.c.id)
     .where(_API_TOKENS.c.token_digest == bindparam("digest"), _API_TOKENS.c.revoked_at.is_(None))
 )
-_RECORD_TOKEN_USE = update(_API_TOKENS).where(_API_TOKENS.c.id == bindparam("token_id")).values(last_used_at=bindparam("now"))
+_RECORD_TOKEN_USE = DirectStatement(
+    update(_API_TOKENS).where(_API_TOKENS.c.id == bindparam("token_id")).values(last_used_at=bindparam("now"))
+)
 #: set in the session's info while a recorded token use waits for a commit
 TOKEN_USE_PENDING = "encore.api_token_use_pending"
 
@@ -254,15 +256,16 @@ def user_for_token(secret: str) -> User | None:
     `db.session.info[TOKEN_USE_PENDING]` for a caller that commits only when there is something to commit."""
     if not secret:
         return None
-    row = db.session.execute(_TOKEN_OWNER, {"digest": digest_token(secret)}).first()
+    row = _TOKEN_OWNER.run(db.session, {"digest": digest_token(secret)}).first()
     if row is None or not row.is_active_account:
         return None
     now = utcnow()
     # "last used" is shown to the minute; writing it on every call would cost a write per API request
     if row.token_last_used_at is None or now - row.token_last_used_at >= TOKEN_USE_RESOLUTION:
-        db.session.execute(_RECORD_TOKEN_USE, {"token_id": row.token_id, "now": now})
+        _RECORD_TOKEN_USE.run(db.session, {"token_id": row.token_id, "now": now})
         db.session.info[TOKEN_USE_PENDING] = True
-    return as_loaded(db.session, User, {column.key: row._mapping[column] for column in _USERS.c})
+    values = row._mapping
+    return as_loaded(db.session, User, {column.key: values[column.key] for column in _USERS.c})
 
 
 def create_account(email, password, role: str, handle=None, brand_name=None, display_name=None) -> User:

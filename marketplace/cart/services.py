@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from app.db import as_loaded
+from app.db import DirectStatement, as_loaded
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.money import SUPPORTED_CURRENCIES, Money
@@ -116,14 +116,14 @@ def _save(cart: AnyCart) -> None:
 
 #: a signed-in fan's new line, written without the unit of work (whose flush cost about a third of an
 #: add-to-cart request); the row then joins the session as a loaded object
-_INSERT_LINE = insert(CartLine.__table__).returning(CartLine.__table__.c.id)
+_INSERT_LINE = DirectStatement(insert(CartLine.__table__).returning(CartLine.__table__.c.id))
 
 
 def _new_line(cart: AnyCart, listing_id: int, variant_id: int | None, quantity: int):
     if isinstance(cart, SessionCart):
         return cart.new_line(listing_id, variant_id, quantity)
     values = {"cart_id": cart.id, "listing_id": listing_id, "variant_id": variant_id, "quantity": quantity}
-    line = as_loaded(db.session, CartLine, {"id": db.session.execute(_INSERT_LINE, values).scalar_one(), **values})
+    line = as_loaded(db.session, CartLine, {"id": _INSERT_LINE.run(db.session, values).scalar_one(), **values})
     set_committed_value(line, "cart", cart)
     listing = db.session.identity_map.get(identity_key(Listing, listing_id))
     if listing is not None:
@@ -146,7 +146,7 @@ _LINES = CartLine.__table__
 #: the user's cart row and its lines' rows, built once: a Core select and objects made from its rows cost a
 #: fraction of the ORM's joined load of the cart with its lines, listings and prices. The listings come after,
 #: in one query with any other listing the caller needs (`_listings_by_id`).
-_CART_ROWS = (
+_CART_ROWS = DirectStatement(
     select(*_CARTS.c, *(column.label(f"line_{column.key}") for column in _LINES.c))
     .outerjoin_from(_CARTS, _LINES, _LINES.c.cart_id == _CARTS.c.id)
     .where(_CARTS.c.user_id == bindparam("user_id"))
@@ -156,14 +156,16 @@ _CART_ROWS = (
 
 def _load_cart(user) -> Cart | None:
     """The user's cart with its lines, in one query (their listings are not loaded: see `_listings_by_id`)."""
-    rows = db.session.execute(_CART_ROWS, {"user_id": user.id}).all()
+    rows = _CART_ROWS.run(db.session, {"user_id": user.id}).all()
     if not rows:
         return None
-    cart = as_loaded(db.session, Cart, {column.key: rows[0]._mapping[column] for column in _CARTS.c})
+    first = rows[0]._mapping
+    cart = as_loaded(db.session, Cart, {column.key: first[column.key] for column in _CARTS.c})
     lines = []
     for row in rows:
         if row.line_id is not None:
-            line = as_loaded(db.session, CartLine, {column.key: row._mapping[f"line_{column.key}"] for column in _LINES.c})
+            values = row._mapping
+            line = as_loaded(db.session, CartLine, {column.key: values[f"line_{column.key}"] for column in _LINES.c})
             set_committed_value(line, "cart", cart)
             lines.append(line)
     if "lines" in inspect(cart).unloaded:
@@ -219,7 +221,7 @@ LISTINGS_JOIN_PRICES = _LISTINGS.outerjoin(_PRICES, _PRICES.c.listing_id == _LIS
 PRICE_ORDER = (_LISTINGS.c.id, _PRICES.c.currency)  # a listing's prices in the order of `Listing.prices`
 #: built once, like the cart's statements: a Core select and objects made from its rows cost a fraction of
 #: the ORM's joined load of the listings with their prices
-_LISTINGS_WITH_PRICES = (
+_LISTINGS_WITH_PRICES = DirectStatement(
     select(*LISTING_WITH_PRICE_COLUMNS).select_from(LISTINGS_JOIN_PRICES)
     .where(_LISTINGS.c.id.in_(bindparam("ids", expanding=True))).order_by(*PRICE_ORDER)
 )
@@ -265,7 +267,7 @@ def _listings_by_id(ids) -> dict[int, Listing]:
         else:
             missing.add(listing_id)
     if missing:
-        found.update(listings_from_rows(db.session.execute(_LISTINGS_WITH_PRICES, {"ids": sorted(missing)})))
+        found.update(listings_from_rows(_LISTINGS_WITH_PRICES.run(db.session, {"ids": sorted(missing)})))
     return found
 
 

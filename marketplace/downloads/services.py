@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from werkzeug.http import parse_range_header
 
-from app.db import utcnow
+from app.db import DirectStatement, utcnow
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db
 from app.storage import Storage, new_key
@@ -49,20 +49,20 @@ _entitlements = Entitlement.__table__
 _order_lines = OrderLine.__table__
 #: built once: one INSERT ... SELECT (the buyer from the order, nothing when the line already has one); the
 #: unique order_line_id still refuses a second entitlement should two grants ever run at once
-_GRANT_FOR_LINE = insert(_entitlements).from_select(
+_GRANT_FOR_LINE = DirectStatement(insert(_entitlements).from_select(
     ["user_id", "listing_id", "order_line_id", "downloads_per_file", "granted_at"],
     select(Order.__table__.c.buyer_id, _order_lines.c.listing_id, _order_lines.c.id,
            bindparam("downloads_per_file"), bindparam("granted_at", type_=_entitlements.c.granted_at.type))
     .select_from(_order_lines.join(Order.__table__, Order.__table__.c.id == _order_lines.c.order_id))
     .where(_order_lines.c.id == bindparam("line_id"),
            ~select(_entitlements.c.id).where(_entitlements.c.order_line_id == _order_lines.c.id).exists()),
-)
+))
 
 
 def grant_for_line(line: OrderLine) -> None:
     """Fulfil a digital line: the buyer may download the listing's files. Granting twice grants once. Reads
     only `line.id` (the fulfilment task passes the line it read with Core)."""
-    db.session.execute(_GRANT_FOR_LINE, {
+    _GRANT_FOR_LINE.run(db.session, {
         "line_id": line.id, "downloads_per_file": current_app.config["ENCORE_DOWNLOADS_PER_FILE"],
         "granted_at": utcnow(),
     })

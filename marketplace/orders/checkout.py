@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.db import utcnow
+from app.db import DirectStatement, utcnow
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.security import safe_local_path
@@ -23,7 +23,7 @@ from marketplace.payments import get_gateway
 
 
 #: built once: the payment session is stored with one UPDATE, without the unit of work
-_STORE_PAYMENT_SESSION = (
+_STORE_PAYMENT_SESSION = DirectStatement(
     update(Order.__table__).where(Order.__table__.c.id == bindparam("order_id"))
     .values(payment_session_id=bindparam("payment_session_id"), payment_url=bindparam("payment_url"),
             updated_at=bindparam("updated_at"))
@@ -55,7 +55,7 @@ def checkout(buyer, currency, coupon_code, return_path: str | None = None, local
     success_url = urljoin(request.host_url, return_path) if return_path else order_url + "?paid=1"
     session = gateway.start_payment(services.payment_request(order, success_url, order_url))
     changed = {"payment_session_id": session.reference, "payment_url": session.url, "updated_at": utcnow()}
-    db.session.execute(_STORE_PAYMENT_SESSION, {"order_id": order.id, **changed})
+    _STORE_PAYMENT_SESSION.run(db.session, {"order_id": order.id, **changed})
     for name, value in changed.items():  # the order stays as loaded: nothing for a later flush to write again
         set_committed_value(order, name, value)
     return order

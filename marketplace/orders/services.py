@@ -20,7 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from app.accounts.models import User
-from app.db import detached_as_loaded, utcnow
+from app.db import DirectStatement, detached_as_loaded, utcnow
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db
 from app.i18n import format_money
@@ -153,7 +153,7 @@ def _move(order: Order, to_status: str, actor=None, note: str | None = None, **p
 _ORDERS, _ORDER_LINES, _USERS = Order.__table__, OrderLine.__table__, User.__table__
 
 #: built once: the hot paths write history rows without the ORM's flush
-_INSERT_HISTORY = insert(OrderStatusChange.__table__)
+_INSERT_HISTORY = DirectStatement(insert(OrderStatusChange.__table__))
 
 
 def insert_history(order_id: int, from_status: str | None, to_status: str, actor_id: int | None = None,
@@ -161,7 +161,7 @@ def insert_history(order_id: int, from_status: str | None, to_status: str, actor
     """Write one history row directly (one INSERT, no unit of work). For code that changes an order without
     loading it as an ORM object; an Order whose `status_changes` are loaded does not see the new row until
     it is expired or read again."""
-    db.session.execute(_INSERT_HISTORY, {
+    _INSERT_HISTORY.run(db.session, {
         "order_id": order_id, "from_status": from_status, "to_status": to_status, "actor_id": actor_id,
         "note": note, "note_params": params or None, "created_at": utcnow(),
     })
@@ -204,10 +204,10 @@ def insert_once(model, unique: tuple[str, ...], **values) -> int | None:
         statement = _INSERTS_ONCE.get(key)
         if statement is None:
             dialect_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-            statement = _INSERTS_ONCE[key] = (
+            statement = _INSERTS_ONCE[key] = DirectStatement(
                 dialect_insert(table).on_conflict_do_nothing(index_elements=list(unique)).returning(table.c.id)
             )
-        return db.session.execute(statement, values).scalar()
+        return statement.run(db.session, values).scalar()
     try:
         with db.session.begin_nested():
             row = model(**values)
@@ -256,9 +256,9 @@ class LockedCart:
 
 _CART_LINES = CartLine.__table__
 #: built once: the cart row locked (its id and currency only), then its lines in a second statement
-_LOCK_CART = select(Cart.id, Cart.currency).where(Cart.user_id == bindparam("user_id")).with_for_update()
+_LOCK_CART = DirectStatement(select(Cart.id, Cart.currency).where(Cart.user_id == bindparam("user_id")).with_for_update())
 #: the lines with their listings (the columns checkout reads) and prices, one row per line and price
-_LOCKED_CART_LINES = (
+_LOCKED_CART_LINES = DirectStatement(
     select(_CART_LINES.c.id, _CART_LINES.c.variant_id, _CART_LINES.c.quantity,
            _CART_LINES.c.listing_id.label("line_listing_id"), *cart_services.LISTING_WITH_PRICE_COLUMNS)
     .select_from(_CART_LINES.outerjoin(cart_services.LISTINGS_JOIN_PRICES,
@@ -266,7 +266,7 @@ _LOCKED_CART_LINES = (
     .where(_CART_LINES.c.cart_id == bindparam("cart_id"))
     .order_by(_CART_LINES.c.id, *cart_services.PRICE_ORDER)
 )
-_EMPTY_CART = CartLine.__table__.delete().where(CartLine.__table__.c.cart_id == bindparam("cart_id"))
+_EMPTY_CART = DirectStatement(CartLine.__table__.delete().where(CartLine.__table__.c.cart_id == bindparam("cart_id")))
 
 
 def _lock_cart(user) -> LockedCart | None:
@@ -275,10 +275,10 @@ def _lock_cart(user) -> LockedCart | None:
 
     The lines must not be joined to the locking query: a statement that waited for the lock sees the joined
     rows as they were when it started, so a second checkout would find the lines the first one removed."""
-    row = db.session.execute(_LOCK_CART, {"user_id": user.id}).first()
+    row = _LOCK_CART.run(db.session, {"user_id": user.id}).first()
     if row is None:
         return None
-    rows = db.session.execute(_LOCKED_CART_LINES, {"cart_id": row.id}).all()
+    rows = _LOCKED_CART_LINES.run(db.session, {"cart_id": row.id}).all()
     listings = cart_services.listings_from_rows(rows, fresh=True)
     lines = {}
     for line in rows:
@@ -289,7 +289,7 @@ def _lock_cart(user) -> LockedCart | None:
 
 def _emptied(cart: LockedCart) -> None:
     """The cart's lines are deleted; a Cart object this session holds must not show them any more."""
-    db.session.execute(_EMPTY_CART, {"cart_id": cart.id})
+    _EMPTY_CART.run(db.session, {"cart_id": cart.id})
     loaded = db.session.identity_map.get(identity_key(Cart, cart.id))
     if loaded is not None:
         db.session.expire(loaded, ["lines"])
@@ -358,7 +358,7 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
     line_ids = db.session.scalars(_INSERT_ORDER_LINES, line_values).all()
     history = dict(order_id=order_id, from_status=None, to_status=OrderStatus.PENDING_PAYMENT, actor_id=buyer.id,
                    note=HistoryNote.CHECKOUT, note_params=None, created_at=utcnow())
-    history_id = db.session.scalar(_INSERT_NEW_ORDER_HISTORY, history)
+    history_id = _INSERT_NEW_ORDER_HISTORY.run(db.session, history).scalar()
 
     order = _as_loaded(Order, {
         **values, "id": order_id, "number": number, "shipping_address": address, "payment_session_id": None,
@@ -398,11 +398,13 @@ def _as_loaded(cls, values: dict):
 
 #: built once: the new order's rows are inserted without the unit of work (see place_order)
 _INSERT_ORDER_LINES = insert(_ORDER_LINES).returning(_ORDER_LINES.c.id, sort_by_parameter_order=True)
-_INSERT_NEW_ORDER_HISTORY = _INSERT_HISTORY.returning(OrderStatusChange.__table__.c.id)
+_INSERT_NEW_ORDER_HISTORY = DirectStatement(insert(OrderStatusChange.__table__).returning(OrderStatusChange.__table__.c.id))
 #: a taken number inserts nothing instead of failing the transaction (no savepoint needed)
 _INSERT_ORDER_UNLESS_NUMBER_TAKEN = {
-    "postgresql": postgresql_insert(_ORDERS).on_conflict_do_nothing(index_elements=["number"]).returning(_ORDERS.c.id),
-    "sqlite": sqlite_insert(_ORDERS).on_conflict_do_nothing(index_elements=["number"]).returning(_ORDERS.c.id),
+    "postgresql": DirectStatement(
+        postgresql_insert(_ORDERS).on_conflict_do_nothing(index_elements=["number"]).returning(_ORDERS.c.id)),
+    "sqlite": DirectStatement(
+        sqlite_insert(_ORDERS).on_conflict_do_nothing(index_elements=["number"]).returning(_ORDERS.c.id)),
 }
 
 
@@ -428,7 +430,7 @@ def _insert_new_order(values: dict, now: datetime) -> tuple[int, str]:
     for _attempt in range(5):
         number = new_order_number(now)
         if statement is not None:
-            order_id = db.session.scalar(statement, {**values, "number": number})
+            order_id = statement.run(db.session, {**values, "number": number}).scalar()
             if order_id is not None:
                 return order_id, number
             continue
@@ -527,14 +529,14 @@ def mark_paid(order: Order | LockedOrder, payment_reference: str | None, amount:
 
 
 #: built once; the SET clause is the columns named in the parameters
-_UPDATE_ORDER = update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"))
+_UPDATE_ORDER = DirectStatement(update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id")))
 
 
 def _write_order(order: Order | LockedOrder, changes: dict) -> None:
     """One UPDATE of the (locked) order's row, no unit-of-work flush. A loaded Order is given the values
     written, so it reads as the database does (its history is read again if used); for a LockedOrder, an
     Order this session holds for the same row is expired instead."""
-    db.session.execute(_UPDATE_ORDER, {"order_id": order.id, **changes})
+    _UPDATE_ORDER.run(db.session, {"order_id": order.id, **changes})
     loaded = order if isinstance(order, Order) else db.session.identity_map.get(identity_key(Order, order.id))
     if loaded is None:
         order.status = changes.get("status", order.status)
@@ -722,22 +724,22 @@ class _Buyer:
 #: built once (the fulfilment task runs after every paid order), from the tables' columns: an ORM-enabled select
 #: costs more to run, for rows read as plain tuples anyway. The buyer is joined to the locking query: a
 #: statement that waited for the lock could see an older buyer row, which changes nothing the task does.
-_LOCK_FOR_FULFILMENT = (
+_LOCK_FOR_FULFILMENT = DirectStatement(
     select(*(_ORDERS.c[name] for name in LockedOrder.__slots__[:-3]), _USERS.c.email.label("buyer_email"),
            _USERS.c.locale.label("buyer_locale"), _USERS.c.display_name.label("buyer_display_name"))
     .join_from(_ORDERS, _USERS, _USERS.c.id == _ORDERS.c.buyer_id)
     .where(_ORDERS.c.id == bindparam("order_id")).with_for_update(of=_ORDERS)
 )
 #: the lines in a second query, never joined to the locking one (see lock_order)
-_LOCKED_LINES = (
+_LOCKED_LINES = DirectStatement(
     select(*(_ORDER_LINES.c[name] for name in LockedLine.__slots__[:-2]))
     .where(_ORDER_LINES.c.order_id == bindparam("order_id")).order_by(_ORDER_LINES.c.id)
 )
-_CLAIM_LINE = (
+_CLAIM_LINE = DirectStatement(
     update(_ORDER_LINES).where(_ORDER_LINES.c.id == bindparam("line_id"), _ORDER_LINES.c.fulfilled_at.is_(None))
     .values(fulfilled_at=bindparam("now"))
 )
-_COMPLETE_ORDER = (
+_COMPLETE_ORDER = DirectStatement(
     update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"))
     .values(status=OrderStatus.FULFILLED, fulfilled_at=bindparam("now"))
 )
@@ -745,18 +747,18 @@ _COMPLETE_ORDER = (
 
 def lock_for_fulfilment(order_id: int) -> LockedOrder | None:
     """The order with its row locked until the transaction ends, as a LockedOrder (two statements, no ORM)."""
-    row = db.session.execute(_LOCK_FOR_FULFILMENT, {"order_id": order_id}).one_or_none()
+    row = _LOCK_FOR_FULFILMENT.run(db.session, {"order_id": order_id}).one_or_none()
     if row is None:
         return None
     return LockedOrder(row, _locked_lines(order_id, row.currency))
 
 
 def _locked_lines(order_id: int, currency: str) -> list[LockedLine]:
-    return [LockedLine(line, currency) for line in db.session.execute(_LOCKED_LINES, {"order_id": order_id})]
+    return [LockedLine(line, currency) for line in _LOCKED_LINES.run(db.session, {"order_id": order_id})]
 
 
 #: the payment needs no buyer: the order's columns alone
-_LOCK_FOR_PAYMENT = (
+_LOCK_FOR_PAYMENT = DirectStatement(
     select(*(_ORDERS.c[name] for name in LockedOrder.__slots__[:-3]))
     .where(_ORDERS.c.id == bindparam("order_id")).with_for_update()
 )
@@ -765,7 +767,7 @@ _LOCK_FOR_PAYMENT = (
 def lock_for_payment(order_id: int) -> LockedOrder | None:
     """The order with its row locked until the transaction ends, as a LockedOrder without its buyer (two
     statements, no ORM), for mark_paid: its lines come in the second statement (see lock_order)."""
-    row = db.session.execute(_LOCK_FOR_PAYMENT, {"order_id": order_id}).one_or_none()
+    row = _LOCK_FOR_PAYMENT.run(db.session, {"order_id": order_id}).one_or_none()
     if row is None:
         return None
     return LockedOrder(row, _locked_lines(order_id, row.currency), with_buyer=False)
@@ -795,7 +797,7 @@ def fulfil(order: LockedOrder | None, now: datetime) -> int:
     for line in order.lines:
         if line.fulfilled_at is not None or line.refunded_at is not None or is_physical_line(line):
             continue
-        if not db.session.execute(_CLAIM_LINE, {"line_id": line.id, "now": now}).rowcount:
+        if not _CLAIM_LINE.run(db.session, {"line_id": line.id, "now": now}).rowcount:
             continue
         line.fulfilled_at = now
         fulfil = _kind_hook(line, "fulfil")
@@ -836,7 +838,7 @@ def complete_if_fulfilled(order: Order | LockedOrder, now: datetime, actor=None)
         order.fulfilled_at = now
         _move(order, OrderStatus.FULFILLED, actor, HistoryNote.FULFILLED)
     else:
-        db.session.execute(_COMPLETE_ORDER, {"order_id": order.id, "now": now})
+        _COMPLETE_ORDER.run(db.session, {"order_id": order.id, "now": now})
         insert_history(order.id, order.status, OrderStatus.FULFILLED, getattr(actor, "id", None), HistoryNote.FULFILLED)
         order.status, order.fulfilled_at = OrderStatus.FULFILLED, now
     return True

@@ -12,7 +12,7 @@ import logging
 from flask import current_app
 from sqlalchemy import bindparam, select
 
-from app.db import utcnow
+from app.db import DirectStatement, utcnow
 from app.extensions import db
 from marketplace.orders import services as orders
 from marketplace.orders.models import Order, PaymentEvent
@@ -68,7 +68,7 @@ PAYMENT_SUCCEEDED = ("checkout.session.completed", "checkout.session.async_payme
 
 
 #: built once (a cached statement is not compiled again); the SET clause is order_id and outcome
-_RECORD_OUTCOME = PaymentEvent.__table__.update().where(PaymentEvent.__table__.c.id == bindparam("stored_id"))
+_RECORD_OUTCOME = DirectStatement(PaymentEvent.__table__.update().where(PaymentEvent.__table__.c.id == bindparam("stored_id")))
 
 
 def apply_event(event: dict, gateway: str) -> orders.PaymentOutcome:
@@ -110,7 +110,7 @@ def apply_event(event: dict, gateway: str) -> orders.PaymentOutcome:
         result = orders.record_external_refund(order, int(obj.get("amount_refunded") or 0), refunds[0].get("id"), now)
     else:
         result = orders.PaymentOutcome("ignored", order)
-    db.session.execute(_RECORD_OUTCOME, {
+    _RECORD_OUTCOME.run(db.session, {
         "stored_id": stored_id, "order_id": order.id if order is not None else None, "outcome": result.outcome,
     })
     if result.outcome in ("unknown_order", "late_payment", "goods_gone", "amount_mismatch"):

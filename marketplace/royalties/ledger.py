@@ -10,9 +10,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import Integer, event, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from app.db import DirectStatement
 from app.extensions import db
 from app.money import Money
 from marketplace.royalties.models import (
@@ -172,7 +173,7 @@ def post(key: str, kind: str, currency: str, postings: list[Posting], now: datet
 # inserts nothing unless every account exists: then `post` creates the missing ones and sends it again (a
 # party's first sale). The arrays keep the SQL text the same for any number of entries, so the server
 # reuses one prepared plan.
-_POST_SQL = text("""
+_POST_SQL = DirectStatement(text("""
 WITH tx AS (
     INSERT INTO ledger_transactions (key, kind, currency, order_id, refund_id, payout_id, memo, created_at)
     SELECT :key, :kind, :currency, :order_id, :refund_id, :payout_id, :memo, :created_at
@@ -192,7 +193,7 @@ CROSS JOIN unnest(CAST(:keys AS varchar[]), CAST(:amounts AS bigint[]), CAST(:or
 JOIN ledger_accounts AS account ON account.key = entry.key
 ORDER BY entry.position
 RETURNING transaction_id
-""")
+""").columns(transaction_id=Integer))
 
 
 def _post_in_one_statement(header: dict, order_number: str | None, postings: list[Posting]) -> int | None:
@@ -204,7 +205,7 @@ def _post_in_one_statement(header: dict, order_number: str | None, postings: lis
         "bps": [p.bp for p in postings], "split_ids": [p.split_id for p in postings],
     }
     for attempt in range(2):
-        transaction_id = db.session.execute(_POST_SQL, params).scalar()
+        transaction_id = _POST_SQL.run(db.session, params).scalar()
         if transaction_id is not None:
             return transaction_id
         if is_posted(header["key"]):

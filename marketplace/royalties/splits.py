@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Brand, BrandMembership, CreatorProfile, User
+from app.db import DirectStatement
 from app.errors import Conflict, Errors, NotFound, PermissionDenied, ValidationFailed
 from app.extensions import db
 from marketplace.catalog import services as catalog
@@ -123,7 +124,7 @@ class Rule:
 #: built once (a cached statement is not compiled again): each listing with its owner, its fee override and its
 #: active versions' parties, oldest version first; a listing without an active version comes back as one row
 #: with no split
-_RULES = (
+_RULES = DirectStatement(
     select(Listing.id, CreatorProfile.user_id, ListingPlatformFee.bp, RoyaltySplit.id, RoyaltySplit.platform_fee_bp,
            RoyaltySplit.gateway_fee_bearer, RoyaltySplit.fulfilled_by, SplitParty.user_id, SplitParty.brand_id,
            SplitParty.role, SplitParty.bp)
@@ -145,7 +146,7 @@ def rules_for(listing_ids) -> dict[int, Rule]:
     rules: dict[int, Rule] = {}
     default = None
     for (listing_id, owner_id, override, split_id, fee_bp, bearer, fulfilled_by, party_user_id, party_brand_id,
-         role, bp) in db.session.execute(_RULES, {"listing_ids": sorted(listing_ids)}):
+         role, bp) in _RULES.run(db.session, {"listing_ids": sorted(listing_ids)}):
         if split_id is None:  # no active version: the streamer takes everything but the platform fee
             if override is None and default is None:
                 default = default_fee_bp()
