@@ -7,7 +7,7 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event, exc, inspect
-from sqlalchemy.orm import DeclarativeBase, Mapped, make_transient_to_detached, mapped_column, registry
+from sqlalchemy.orm import DeclarativeBase, Mapped, make_transient_to_detached, mapped_column, registry, scoped_session
 from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 
 NAMING_CONVENTION = {
@@ -307,6 +307,8 @@ class DirectStatement:
         return plan
 
     def run(self, session, params: dict | None = None) -> DirectResult:
+        if isinstance(session, scoped_session):
+            session = session.registry()  # the context's Session, looked up once rather than per attribute
         if session.autoflush:
             session.flush()
         connection = session.connection()

@@ -355,7 +355,10 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
              shipping=line_shipping)
         for view, line, line_shipping in zip(summary.lines, priced.lines, shipping.per_line)
     ]
-    line_ids = db.session.scalars(_INSERT_ORDER_LINES, line_values).all()
+    if len(line_values) == 1:  # most orders: one statement without SQLAlchemy's executemany batching
+        line_ids = [_INSERT_ORDER_LINE.run(db.session, line_values[0]).scalar()]
+    else:
+        line_ids = db.session.scalars(_INSERT_ORDER_LINES, line_values).all()
     history = dict(order_id=order_id, from_status=None, to_status=OrderStatus.PENDING_PAYMENT, actor_id=buyer.id,
                    note=HistoryNote.CHECKOUT, note_params=None, created_at=utcnow())
     history_id = _INSERT_NEW_ORDER_HISTORY.run(db.session, history).scalar()
@@ -398,6 +401,7 @@ def _as_loaded(cls, values: dict):
 
 #: built once: the new order's rows are inserted without the unit of work (see place_order)
 _INSERT_ORDER_LINES = insert(_ORDER_LINES).returning(_ORDER_LINES.c.id, sort_by_parameter_order=True)
+_INSERT_ORDER_LINE = DirectStatement(insert(_ORDER_LINES).returning(_ORDER_LINES.c.id))
 _INSERT_NEW_ORDER_HISTORY = DirectStatement(insert(OrderStatusChange.__table__).returning(OrderStatusChange.__table__.c.id))
 #: a taken number inserts nothing instead of failing the transaction (no savepoint needed)
 _INSERT_ORDER_UNLESS_NUMBER_TAKEN = {
