@@ -152,8 +152,8 @@ def _move(order: Order, to_status: str, actor=None, note: str | None = None, **p
 #: the tables the hot paths (checkout, payment, fulfilment) read and write with Core statements built once
 _ORDERS, _ORDER_LINES, _USERS = Order.__table__, OrderLine.__table__, User.__table__
 
-#: built once: the hot paths write history rows without the ORM's flush
-_INSERT_HISTORY = DirectStatement(insert(OrderStatusChange.__table__))
+#: built once: the hot paths write history rows without the ORM's flush (checkout keeps the new row's id)
+_INSERT_HISTORY = DirectStatement(insert(OrderStatusChange.__table__).returning(OrderStatusChange.__table__.c.id))
 
 
 def insert_history(order_id: int, from_status: str | None, to_status: str, actor_id: int | None = None,
@@ -361,7 +361,7 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
         line_ids = db.session.scalars(_INSERT_ORDER_LINES, line_values).all()
     history = dict(order_id=order_id, from_status=None, to_status=OrderStatus.PENDING_PAYMENT, actor_id=buyer.id,
                    note=HistoryNote.CHECKOUT, note_params=None, created_at=utcnow())
-    history_id = _INSERT_NEW_ORDER_HISTORY.run(db.session, history).scalar()
+    history_id = _INSERT_HISTORY.run(db.session, history).scalar()
 
     order = _as_loaded(Order, {
         **values, "id": order_id, "number": number, "shipping_address": address, "payment_session_id": None,
@@ -402,7 +402,6 @@ def _as_loaded(cls, values: dict):
 #: built once: the new order's rows are inserted without the unit of work (see place_order)
 _INSERT_ORDER_LINES = insert(_ORDER_LINES).returning(_ORDER_LINES.c.id, sort_by_parameter_order=True)
 _INSERT_ORDER_LINE = DirectStatement(insert(_ORDER_LINES).returning(_ORDER_LINES.c.id))
-_INSERT_NEW_ORDER_HISTORY = DirectStatement(insert(OrderStatusChange.__table__).returning(OrderStatusChange.__table__.c.id))
 #: a taken number inserts nothing instead of failing the transaction (no savepoint needed)
 _INSERT_ORDER_UNLESS_NUMBER_TAKEN = {
     "postgresql": DirectStatement(
