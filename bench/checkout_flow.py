@@ -19,6 +19,9 @@ The server shape is sized for 2 cores, where everything (clients, gunicorn, Cele
   processes can use both cores, and 8 threads each give the 16 clients a thread while others wait on PostgreSQL.
   More processes only add context switches, database connections and cache misses: in runs made one after the
   other, 4 x 4 used 28-29 ms of gunicorn CPU and 6-7 ms of PostgreSQL CPU per order, 2 x 8 mostly 21-23 and 3-5.
+  gunicorn's gevent worker class (psycopg 3 cooperates with gevent) cost more, not less: on a trivial WSGI app with
+  one Redis round trip per request, 16 keep-alive clients and 2 workers, alternated runs measured ~375 us of server
+  CPU per request for gevent against ~320 us for gthread, and this bench showed no gain either.
 - the Celery worker runs its tasks in its own process (solo pool, `--celery-concurrency 1`): a fulfilment task
   with its email takes ~2.5 ms of CPU (~4.5 ms with the worker's own handling), so one process keeps up with
   100 orders/s, while prefork x2 (a parent handing each task to a child) used 13-14.5 ms per order against
