@@ -150,6 +150,29 @@ def test_an_expired_event_after_payment_is_ignored_and_a_late_payment_is_flagged
     ]
 
 
+def test_payment_and_fulfilment_write_the_order_and_its_history_row_together(client, make, headers):
+    # on PostgreSQL one statement writes both (the UPDATE's RETURNING feeds the history INSERT)
+    from tests.order_support import deliver
+
+    add(client, headers, published(make))
+    body = place(client, headers).get_json()
+    checked_out = order_row(body["id"])
+    created_updated_at = checked_out.updated_at
+    before = utcnow()
+    assert deliver(client, local_gateway.completed_event(checked_out)).get_json()["outcome"] == "paid"
+    order = order_row(body["id"])
+    after = utcnow()
+    assert order.status == "fulfilled" and order.payment_reference == local_gateway.payment_intent_id(order)
+    assert before <= order.paid_at <= order.fulfilled_at <= after
+    assert created_updated_at < order.updated_at <= after
+    paid, fulfilled = order.status_changes[1:]
+    assert (paid.from_status, paid.to_status, paid.actor_id, paid.note, paid.note_params) == (
+        "pending_payment", "paid", None, None, None)
+    assert (fulfilled.from_status, fulfilled.to_status, fulfilled.actor_id, fulfilled.note) == (
+        "paid", "fulfilled", None, "fulfilled")
+    assert before <= paid.created_at <= fulfilled.created_at <= after and paid.created_at.tzinfo is not None
+
+
 def test_an_amount_that_does_not_match_is_not_taken_as_payment(client, make, headers):
     add(client, headers, published(make))
     body = place(client, headers).get_json()

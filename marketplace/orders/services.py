@@ -167,6 +167,36 @@ def insert_history(order_id: int, from_status: str | None, to_status: str, actor
     })
 
 
+_HISTORY = OrderStatusChange.__table__
+#: the history columns _update_with_history fills from parameters, each named history_<column>
+_HISTORY_COLUMNS = ("from_status", "to_status", "actor_id", "note", "note_params", "created_at")
+
+
+def _history_params(from_status: str | None, to_status: str, actor_id: int | None = None, note: str | None = None,
+                    **params) -> dict:
+    """insert_history's arguments as _update_with_history's parameters."""
+    return {"history_from_status": from_status, "history_to_status": to_status, "history_actor_id": actor_id,
+            "history_note": note, "history_note_params": params or None, "history_created_at": utcnow()}
+
+
+#: the columns an UPDATE sets -> its statement (a handful of shapes: paid, fulfilled, flagged)
+_UPDATES_WITH_HISTORY: dict[tuple[str, ...], DirectStatement] = {}
+
+
+def _update_with_history(columns: tuple[str, ...]) -> DirectStatement:
+    """PostgreSQL: UPDATE the order's `columns` and INSERT its history row in one statement, the UPDATE's
+    RETURNING feeding the INSERT (no row updated, no history written). Built once per set of columns."""
+    statement = _UPDATES_WITH_HISTORY.get(columns)
+    if statement is None:
+        updated = (update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"))
+                   .values({name: bindparam(name) for name in columns}).returning(_ORDERS.c.id).cte("updated"))
+        statement = _UPDATES_WITH_HISTORY[columns] = DirectStatement(insert(_HISTORY).from_select(
+            ["order_id", *_HISTORY_COLUMNS],
+            select(updated.c.id, *(bindparam(f"history_{name}", type_=_HISTORY.c[name].type) for name in _HISTORY_COLUMNS)),
+        ))
+    return statement
+
+
 #: built once (cached statements are not compiled again)
 _LOCK_ORDER = select(Order).where(Order.id == bindparam("order_id")).with_for_update(of=Order) \
     .execution_options(populate_existing=True)
@@ -535,11 +565,20 @@ def mark_paid(order: Order | LockedOrder, payment_reference: str | None, amount:
 _UPDATE_ORDER = DirectStatement(update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id")))
 
 
-def _write_order(order: Order | LockedOrder, changes: dict) -> None:
-    """One UPDATE of the (locked) order's row, no unit-of-work flush. A loaded Order is given the values
-    written, so it reads as the database does (its history is read again if used); for a LockedOrder, an
-    Order this session holds for the same row is expired instead."""
-    _UPDATE_ORDER.run(db.session, {"order_id": order.id, **changes})
+def _write_order(order: Order | LockedOrder, changes: dict, history: dict | None = None) -> None:
+    """One UPDATE of the (locked) order's row, no unit-of-work flush, and with `history` (insert_history's
+    arguments) the history row of the change: on PostgreSQL in the same statement (_update_with_history), a
+    round trip fewer on the payment and fulfilment paths. A loaded Order is given the values written, so it
+    reads as the database does (its history is read again if used); for a LockedOrder, an Order this session
+    holds for the same row is expired instead."""
+    if history is None:
+        _UPDATE_ORDER.run(db.session, {"order_id": order.id, **changes})
+    elif db.session.get_bind().dialect.name == "postgresql":
+        _update_with_history(tuple(changes)).run(db.session, {
+            "order_id": order.id, **changes, **_history_params(**history)})
+    else:
+        _UPDATE_ORDER.run(db.session, {"order_id": order.id, **changes})
+        insert_history(order.id, **history)
     loaded = order if isinstance(order, Order) else db.session.identity_map.get(identity_key(Order, order.id))
     if loaded is None:
         order.status = changes.get("status", order.status)
@@ -560,9 +599,7 @@ def _set_paid(order: Order | LockedOrder, payment_reference: str | None, now: da
         changes["payment_reference"] = payment_reference
     if attention is not None:  # flagged for an operator: a late payment, or goods sold out meanwhile
         changes.update(needs_attention=True, attention_note=attention)
-    from_status = order.status
-    _write_order(order, changes)
-    insert_history(order.id, from_status, OrderStatus.PAID, note=attention)
+    _write_order(order, changes, history=dict(from_status=order.status, to_status=OrderStatus.PAID, note=attention))
 
 
 class _GoodsGone(Exception):
@@ -742,10 +779,6 @@ _CLAIM_LINE = DirectStatement(
     update(_ORDER_LINES).where(_ORDER_LINES.c.id == bindparam("line_id"), _ORDER_LINES.c.fulfilled_at.is_(None))
     .values(fulfilled_at=bindparam("now"))
 )
-_COMPLETE_ORDER = DirectStatement(
-    update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"))
-    .values(status=OrderStatus.FULFILLED, fulfilled_at=bindparam("now"))
-)
 
 
 def lock_for_fulfilment(order_id: int) -> LockedOrder | None:
@@ -841,9 +874,10 @@ def complete_if_fulfilled(order: Order | LockedOrder, now: datetime, actor=None)
         order.fulfilled_at = now
         _move(order, OrderStatus.FULFILLED, actor, HistoryNote.FULFILLED)
     else:
-        _COMPLETE_ORDER.run(db.session, {"order_id": order.id, "now": now})
-        insert_history(order.id, order.status, OrderStatus.FULFILLED, getattr(actor, "id", None), HistoryNote.FULFILLED)
-        order.status, order.fulfilled_at = OrderStatus.FULFILLED, now
+        _write_order(order, {"status": OrderStatus.FULFILLED, "fulfilled_at": now, "updated_at": utcnow()}, history=dict(
+            from_status=order.status, to_status=OrderStatus.FULFILLED, actor_id=getattr(actor, "id", None),
+            note=HistoryNote.FULFILLED))
+        order.fulfilled_at = now
     return True
 
 
