@@ -173,6 +173,27 @@ def test_payment_and_fulfilment_write_the_order_and_its_history_row_together(cli
     assert before <= paid.created_at <= fulfilled.created_at <= after and paid.created_at.tzinfo is not None
 
 
+@pytest.mark.parametrize("lines", [1, 2])
+def test_an_order_number_already_taken_is_drawn_again(client, make, headers, monkeypatch, lines):
+    # one-line orders are inserted with their line and history in one statement on PostgreSQL, others row by row
+    import types
+
+    from marketplace.orders import services
+
+    add(client, headers, published(make))
+    taken = place(client, headers).get_json()["number"]
+    drawn = iter(taken[-6:] + "ZZZZZZ")  # the taken number's characters first, then a free number's
+    monkeypatch.setattr(services, "secrets", types.SimpleNamespace(choice=lambda alphabet: next(drawn)))
+    for _ in range(lines):
+        add(client, headers, published(make))
+    answer = place(client, headers)
+    assert answer.status_code == 201, answer.get_json()
+    order = order_row(answer.get_json()["id"])
+    assert order.number == taken[:-6] + "ZZZZZZ"
+    assert len(order.lines) == lines and [change.to_status for change in order.status_changes] == ["pending_payment"]
+    assert count(Order) == 2 and count(OrderLine) == 1 + lines
+
+
 def test_an_amount_that_does_not_match_is_not_taken_as_payment(client, make, headers):
     add(client, headers, published(make))
     body = place(client, headers).get_json()

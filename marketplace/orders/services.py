@@ -377,21 +377,29 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
     )
     if address is not None:  # left out otherwise: SQL NULL, not a JSON null
         values["shipping_address"] = address
-    order_id, number = _insert_new_order(values, now)
     line_values = [
-        dict(order_id=order_id, listing_id=view.listing.id, creator_id=view.listing.creator_id, kind=view.listing.kind,
+        dict(listing_id=view.listing.id, creator_id=view.listing.creator_id, kind=view.listing.kind,
              title=view.title, variant_id=view.variant_id, quantity=line.quantity, unit_price=line.unit_price.amount,
              subtotal=line.subtotal.amount, discount=line.discount.amount, total=line.total.amount,
              shipping=line_shipping)
         for view, line, line_shipping in zip(summary.lines, priced.lines, shipping.per_line)
     ]
-    if len(line_values) == 1:  # most orders: one statement without SQLAlchemy's executemany batching
-        line_ids = [_INSERT_ORDER_LINE.run(db.session, line_values[0]).scalar()]
-    else:
-        line_ids = db.session.scalars(_INSERT_ORDER_LINES, line_values).all()
-    history = dict(order_id=order_id, from_status=None, to_status=OrderStatus.PENDING_PAYMENT, actor_id=buyer.id,
+    history = dict(from_status=None, to_status=OrderStatus.PENDING_PAYMENT, actor_id=buyer.id,
                    note=HistoryNote.CHECKOUT, note_params=None, created_at=utcnow())
-    history_id = _INSERT_HISTORY.run(db.session, history).scalar()
+    if len(line_values) == 1 and db.session.get_bind().dialect.name == "postgresql":
+        # most orders: the order, its line and its history in one statement
+        order_id, number, line_ids, history_id = _insert_one_line_order(values, line_values[0], history, now)
+        line_values[0]["order_id"] = order_id
+    else:
+        order_id, number = _insert_new_order(values, now)
+        for row in line_values:
+            row["order_id"] = order_id
+        if len(line_values) == 1:  # one statement without SQLAlchemy's executemany batching
+            line_ids = [_INSERT_ORDER_LINE.run(db.session, line_values[0]).scalar()]
+        else:
+            line_ids = db.session.scalars(_INSERT_ORDER_LINES, line_values).all()
+        history_id = _INSERT_HISTORY.run(db.session, {"order_id": order_id, **history}).scalar()
+    history["order_id"] = order_id
 
     order = _as_loaded(Order, {
         **values, "id": order_id, "number": number, "shipping_address": address, "payment_session_id": None,
@@ -454,25 +462,79 @@ def _shipping(summary, priced, currency: str, shipping_address):
     return address, quote
 
 
+#: the order's columns (with or without shipping_address) -> the statement of _insert_one_line_order
+_ONE_LINE_ORDER_INSERTS: dict[tuple[str, ...], DirectStatement] = {}
+
+
+def _one_line_order_insert(order_columns: tuple[str, ...]) -> DirectStatement:
+    """PostgreSQL: INSERT the order (nothing when its number is taken), its line and its first history row in one
+    statement, the order's RETURNING feeding the other two; answers (id, line_id, history_id), or no row.
+    Parameters: the order's columns by name, the line's as line_<column>, the history's as history_<column>."""
+    statement = _ONE_LINE_ORDER_INSERTS.get(order_columns)
+    if statement is None:
+        new_order = (postgresql_insert(_ORDERS).values({name: bindparam(name) for name in order_columns})
+                     .on_conflict_do_nothing(index_elements=["number"]).returning(_ORDERS.c.id).cte("new_order"))
+
+        def insert_for_new_order(table, columns, prefix):
+            return insert(table).from_select(
+                ["order_id", *columns],
+                select(new_order.c.id, *(bindparam(f"{prefix}_{name}", type_=table.c[name].type) for name in columns)),
+            ).returning(table.c.id)
+
+        new_line = insert_for_new_order(_ORDER_LINES, _ORDER_LINE_COLUMNS, "line").cte("new_line")
+        new_history = insert_for_new_order(_HISTORY, _HISTORY_COLUMNS, "history").cte("new_history")
+        statement = _ONE_LINE_ORDER_INSERTS[order_columns] = DirectStatement(select(
+            new_order.c.id, select(new_line.c.id).scalar_subquery().label("line_id"),
+            select(new_history.c.id).scalar_subquery().label("history_id"),
+        ))
+    return statement
+
+
+#: the line columns place_order fills
+_ORDER_LINE_COLUMNS = ("listing_id", "creator_id", "kind", "title", "variant_id", "quantity", "unit_price", "subtotal",
+                       "discount", "total", "shipping")
+
+
+def _insert_one_line_order(values: dict, line: dict, history: dict, now: datetime) -> tuple[int, str, list[int], int]:
+    """_insert_new_order, with the order's one line and its first history row written in the same statement
+    (PostgreSQL); answers the order's id and number, [the line's id] and the history row's id."""
+    params = {**{f"line_{name}": line[name] for name in _ORDER_LINE_COLUMNS},
+              **{f"history_{name}": history[name] for name in _HISTORY_COLUMNS}}
+    statement = _one_line_order_insert(tuple(values) + ("number",))
+    number, row = _under_new_number(
+        lambda number: statement.run(db.session, {**values, "number": number, **params}).first(), now)
+    return row.id, number, [row.line_id], row.history_id
+
+
 def _insert_new_order(values: dict, now: datetime) -> tuple[int, str]:
-    """Insert the order row under a new random number; answers its id and number. A number already taken is
-    drawn again (at 100,000 orders a day, a few numbers a day are drawn twice): on PostgreSQL and SQLite the
-    insert then does nothing (ON CONFLICT), elsewhere it fails inside a savepoint."""
-    dialect = db.session.get_bind().dialect.name
-    statement = _INSERT_ORDER_UNLESS_NUMBER_TAKEN.get(dialect)
-    for _attempt in range(5):
-        number = new_order_number(now)
+    """Insert the order row under a new random number (see _under_new_number); answers its id and number. On
+    PostgreSQL and SQLite a taken number inserts nothing (ON CONFLICT), elsewhere it fails inside a savepoint."""
+    statement = _INSERT_ORDER_UNLESS_NUMBER_TAKEN.get(db.session.get_bind().dialect.name)
+
+    def insert_numbered(number: str) -> int | None:
         if statement is not None:
-            order_id = statement.run(db.session, {**values, "number": number}).scalar()
-            if order_id is not None:
-                return order_id, number
-            continue
+            return statement.run(db.session, {**values, "number": number}).scalar()
         try:
             with db.session.begin_nested():
-                return db.session.scalar(insert(_ORDERS).returning(_ORDERS.c.id), {**values, "number": number}), number
+                return db.session.scalar(insert(_ORDERS).returning(_ORDERS.c.id), {**values, "number": number})
         except IntegrityError:
             if db.session.scalar(select(Order.id).where(Order.number == number)) is None:
                 raise
+        return None
+
+    number, order_id = _under_new_number(insert_numbered, now)
+    return order_id, number
+
+
+def _under_new_number(insert_numbered, now: datetime):
+    """Call insert_numbered(number) with a new random order number until it inserts (it answers None when the
+    number is taken: at 100,000 orders a day, a few numbers a day are drawn twice); answers the number and
+    what the insert answered."""
+    for _attempt in range(5):
+        number = new_order_number(now)
+        inserted = insert_numbered(number)
+        if inserted is not None:
+            return number, inserted
     raise Conflict(_("Could not number the order; try again."))
 
 
