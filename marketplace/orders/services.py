@@ -339,7 +339,8 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
     the cart is emptied. The cart row stays locked until the caller commits, so a second checkout of the
     same cart waits and then finds it empty.
 
-    The order, its lines and its first history row are written with one INSERT each, without the unit of work;
+    The order, its lines and its first history row are written with one INSERT each (a one-line order on
+    PostgreSQL: all three in one statement), without the unit of work;
     the answer is the order as this session's ORM object (its lines, history and refunds loaded), so reading
     it or changing it later works as for an order read from the database.
 
