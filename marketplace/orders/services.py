@@ -152,8 +152,9 @@ def _move(order: Order, to_status: str, actor=None, note: str | None = None, **p
 #: the tables the hot paths (checkout, payment, fulfilment) read and write with Core statements built once
 _ORDERS, _ORDER_LINES, _USERS = Order.__table__, OrderLine.__table__, User.__table__
 
+_HISTORY = OrderStatusChange.__table__
 #: built once: the hot paths write history rows without the ORM's flush (checkout keeps the new row's id)
-_INSERT_HISTORY = DirectStatement(insert(OrderStatusChange.__table__).returning(OrderStatusChange.__table__.c.id))
+_INSERT_HISTORY = DirectStatement(insert(_HISTORY).returning(_HISTORY.c.id))
 
 
 def insert_history(order_id: int, from_status: str | None, to_status: str, actor_id: int | None = None,
@@ -161,22 +162,32 @@ def insert_history(order_id: int, from_status: str | None, to_status: str, actor
     """Write one history row directly (one INSERT, no unit of work). For code that changes an order without
     loading it as an ORM object; an Order whose `status_changes` are loaded does not see the new row until
     it is expired or read again."""
-    _INSERT_HISTORY.run(db.session, {
-        "order_id": order_id, "from_status": from_status, "to_status": to_status, "actor_id": actor_id,
-        "note": note, "note_params": params or None, "created_at": utcnow(),
-    })
+    _INSERT_HISTORY.run(db.session, {"order_id": order_id, **_history_row(from_status, to_status, actor_id, note, **params)})
 
 
-_HISTORY = OrderStatusChange.__table__
-#: the history columns _update_with_history fills from parameters, each named history_<column>
+#: the history columns a change fills (order_id aside)
 _HISTORY_COLUMNS = ("from_status", "to_status", "actor_id", "note", "note_params", "created_at")
 
 
-def _history_params(from_status: str | None, to_status: str, actor_id: int | None = None, note: str | None = None,
-                    **params) -> dict:
-    """insert_history's arguments as _update_with_history's parameters."""
-    return {"history_from_status": from_status, "history_to_status": to_status, "history_actor_id": actor_id,
-            "history_note": note, "history_note_params": params or None, "history_created_at": utcnow()}
+def _history_row(from_status: str | None, to_status: str, actor_id: int | None = None, note: str | None = None,
+                 **params) -> dict:
+    """insert_history's arguments as the history row's columns (but order_id)."""
+    return {"from_status": from_status, "to_status": to_status, "actor_id": actor_id, "note": note,
+            "note_params": params or None, "created_at": utcnow()}
+
+
+def _prefixed(prefix: str, row: dict, columns: tuple[str, ...]) -> dict:
+    """A row's columns as the parameters <prefix>_<column> of a statement that writes several tables."""
+    return {f"{prefix}_{name}": row[name] for name in columns}
+
+
+def _insert_for_order_of(order_id, table, columns: tuple[str, ...], prefix: str):
+    """INSERT a row of `table` for the order whose id `order_id` (a CTE's column) gives, its `columns` from the
+    parameters <prefix>_<column>: nothing when the CTE gives no row (PostgreSQL's one-statement writes)."""
+    return insert(table).from_select(
+        ["order_id", *columns],
+        select(order_id, *(bindparam(f"{prefix}_{name}", type_=table.c[name].type) for name in columns)),
+    )
 
 
 #: the columns an UPDATE sets -> its statement (a handful of shapes: paid, fulfilled, flagged)
@@ -190,10 +201,8 @@ def _update_with_history(columns: tuple[str, ...]) -> DirectStatement:
     if statement is None:
         updated = (update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"))
                    .values({name: bindparam(name) for name in columns}).returning(_ORDERS.c.id).cte("updated"))
-        statement = _UPDATES_WITH_HISTORY[columns] = DirectStatement(insert(_HISTORY).from_select(
-            ["order_id", *_HISTORY_COLUMNS],
-            select(updated.c.id, *(bindparam(f"history_{name}", type_=_HISTORY.c[name].type) for name in _HISTORY_COLUMNS)),
-        ))
+        statement = _UPDATES_WITH_HISTORY[columns] = DirectStatement(
+            _insert_for_order_of(updated.c.id, _HISTORY, _HISTORY_COLUMNS, "history"))
     return statement
 
 
@@ -385,8 +394,7 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
              shipping=line_shipping)
         for view, line, line_shipping in zip(summary.lines, priced.lines, shipping.per_line)
     ]
-    history = dict(from_status=None, to_status=OrderStatus.PENDING_PAYMENT, actor_id=buyer.id,
-                   note=HistoryNote.CHECKOUT, note_params=None, created_at=utcnow())
+    history = _history_row(None, OrderStatus.PENDING_PAYMENT, buyer.id, HistoryNote.CHECKOUT)
     if len(line_values) == 1 and db.session.get_bind().dialect.name == "postgresql":
         # most orders: the order, its line and its history in one statement
         order_id, number, line_ids, history_id = _insert_one_line_order(values, line_values[0], history, now)
@@ -463,6 +471,11 @@ def _shipping(summary, priced, currency: str, shipping_address):
     return address, quote
 
 
+#: the line columns place_order fills
+_ORDER_LINE_COLUMNS = ("listing_id", "creator_id", "kind", "title", "variant_id", "quantity", "unit_price", "subtotal",
+                       "discount", "total", "shipping")
+
+
 #: the order's columns (with or without shipping_address) -> the statement of _insert_one_line_order
 _ONE_LINE_ORDER_INSERTS: dict[tuple[str, ...], DirectStatement] = {}
 
@@ -475,15 +488,10 @@ def _one_line_order_insert(order_columns: tuple[str, ...]) -> DirectStatement:
     if statement is None:
         new_order = (postgresql_insert(_ORDERS).values({name: bindparam(name) for name in order_columns})
                      .on_conflict_do_nothing(index_elements=["number"]).returning(_ORDERS.c.id).cte("new_order"))
-
-        def insert_for_new_order(table, columns, prefix):
-            return insert(table).from_select(
-                ["order_id", *columns],
-                select(new_order.c.id, *(bindparam(f"{prefix}_{name}", type_=table.c[name].type) for name in columns)),
-            ).returning(table.c.id)
-
-        new_line = insert_for_new_order(_ORDER_LINES, _ORDER_LINE_COLUMNS, "line").cte("new_line")
-        new_history = insert_for_new_order(_HISTORY, _HISTORY_COLUMNS, "history").cte("new_history")
+        new_line = (_insert_for_order_of(new_order.c.id, _ORDER_LINES, _ORDER_LINE_COLUMNS, "line")
+                    .returning(_ORDER_LINES.c.id).cte("new_line"))
+        new_history = (_insert_for_order_of(new_order.c.id, _HISTORY, _HISTORY_COLUMNS, "history")
+                       .returning(_HISTORY.c.id).cte("new_history"))
         statement = _ONE_LINE_ORDER_INSERTS[order_columns] = DirectStatement(select(
             new_order.c.id, select(new_line.c.id).scalar_subquery().label("line_id"),
             select(new_history.c.id).scalar_subquery().label("history_id"),
@@ -491,16 +499,10 @@ def _one_line_order_insert(order_columns: tuple[str, ...]) -> DirectStatement:
     return statement
 
 
-#: the line columns place_order fills
-_ORDER_LINE_COLUMNS = ("listing_id", "creator_id", "kind", "title", "variant_id", "quantity", "unit_price", "subtotal",
-                       "discount", "total", "shipping")
-
-
 def _insert_one_line_order(values: dict, line: dict, history: dict, now: datetime) -> tuple[int, str, list[int], int]:
     """_insert_new_order, with the order's one line and its first history row written in the same statement
     (PostgreSQL); answers the order's id and number, [the line's id] and the history row's id."""
-    params = {**{f"line_{name}": line[name] for name in _ORDER_LINE_COLUMNS},
-              **{f"history_{name}": history[name] for name in _HISTORY_COLUMNS}}
+    params = {**_prefixed("line", line, _ORDER_LINE_COLUMNS), **_prefixed("history", history, _HISTORY_COLUMNS)}
     statement = _one_line_order_insert(tuple(values) + ("number",))
     number, row = _under_new_number(
         lambda number: statement.run(db.session, {**values, "number": number, **params}).first(), now)
@@ -638,7 +640,7 @@ def _write_order(order: Order | LockedOrder, changes: dict, history: dict | None
         _UPDATE_ORDER.run(db.session, {"order_id": order.id, **changes})
     elif db.session.get_bind().dialect.name == "postgresql":
         _update_with_history(tuple(changes)).run(db.session, {
-            "order_id": order.id, **changes, **_history_params(**history)})
+            "order_id": order.id, **changes, **_prefixed("history", _history_row(**history), _HISTORY_COLUMNS)})
     else:
         _UPDATE_ORDER.run(db.session, {"order_id": order.id, **changes})
         insert_history(order.id, **history)
