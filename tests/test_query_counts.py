@@ -46,19 +46,19 @@ def test_browse_home_and_storefront_do_not_query_per_listing(client, make):
 #: the new line (1)
 CART_ADD_STATEMENTS = 4
 #: token (1), cart locked (1) then its lines with listings and prices (1), the order, its lines and its history
-#: inserted (a one-line order: 1 statement on PostgreSQL; else the order (1), its lines (1, one statement for all),
-#: its history (1)), the cart emptied (1), the payment session stored (1)
-ONE_LINE_ORDER_CREATE_STATEMENTS = {"postgresql": 6, "sqlite": 8}
+#: inserted with the cart emptied (a one-line order: 1 statement on PostgreSQL; else the order (1), its lines (1,
+#: one statement for all), its history (1), the cart emptied (1)), the payment session stored (1)
+ONE_LINE_ORDER_CREATE_STATEMENTS = {"postgresql": 5, "sqlite": 8}
 #: an order's status change with its history row: one statement on PostgreSQL (the UPDATE's RETURNING feeds the
 #: INSERT), an UPDATE and an INSERT elsewhere
 STATUS_CHANGE_STATEMENTS = {"postgresql": 1, "sqlite": 2}
-#: the event stored unless seen (1), order locked (1) and its lines (1), order paid with its history, the
-#: event's outcome (1); here the eagerly run fulfilment task adds its own: order locked with its buyer (1)
-#: and its lines (1), each line claimed (1), the download entitlement granted (1: one INSERT ... SELECT that
-#: reads the buyer from the order, so it names the orders table and counts here), the order fulfilled with
-#: its history, the email recorded (1)
-WEBHOOK_STATEMENTS = 4
-FULFILMENT_STATEMENTS = 5
+#: the event stored unless seen (1), order and its lines locked (1), order paid with its history, the event's
+#: outcome (1); here the eagerly run fulfilment task adds its own: order and lines locked with the buyer (1),
+#: each line claimed (1), the download entitlement granted (1: one INSERT ... SELECT that reads the buyer from
+#: the order, so it names the orders table and counts here), the order fulfilled with its history, the email
+#: recorded (1)
+WEBHOOK_STATEMENTS = 3
+FULFILMENT_STATEMENTS = 4
 #: the royalty split posted when the order is paid: the lines' split rules (each listing's active version or
 #: the default rule with any fee override, in one select), the transaction, the accounts (read, and here
 #: created: first sale for all three) and the entries in one executemany

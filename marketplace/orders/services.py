@@ -326,9 +326,11 @@ def _lock_cart(user) -> LockedCart | None:
     return LockedCart(row.id, row.currency, list(lines.values()), listings)
 
 
-def _emptied(cart: LockedCart) -> None:
-    """The cart's lines are deleted; a Cart object this session holds must not show them any more."""
-    _EMPTY_CART.run(db.session, {"cart_id": cart.id})
+def _emptied(cart: LockedCart, deleted: bool = False) -> None:
+    """The cart's lines are deleted (`deleted`: the order's insert did it); a Cart object this session holds must
+    not show them any more."""
+    if not deleted:
+        _EMPTY_CART.run(db.session, {"cart_id": cart.id})
     loaded = db.session.identity_map.get(identity_key(Cart, cart.id))
     if loaded is not None:
         db.session.expire(loaded, ["lines"])
@@ -396,8 +398,8 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
     ]
     history = _history_row(None, OrderStatus.PENDING_PAYMENT, buyer.id, HistoryNote.CHECKOUT)
     if len(line_values) == 1 and db.session.get_bind().dialect.name == "postgresql":
-        # most orders: the order, its line and its history in one statement
-        order_id, number, line_ids, history_id = _insert_one_line_order(values, line_values[0], history, now)
+        # most orders: the order, its line and its history in one statement, which empties the cart too
+        order_id, number, line_ids, history_id = _insert_one_line_order(values, line_values[0], history, cart.id, now)
         line_values[0]["order_id"] = order_id
     else:
         order_id, number = _insert_new_order(values, now)
@@ -431,7 +433,7 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
         reserve = _kind_hook(line, "reserve")
         if reserve is not None:
             reserve(line)
-    _emptied(cart)
+    _emptied(cart, deleted=len(line_values) == 1 and db.session.get_bind().dialect.name == "postgresql")
     return order
 
 
@@ -482,8 +484,9 @@ _ONE_LINE_ORDER_INSERTS: dict[tuple[str, ...], DirectStatement] = {}
 
 def _one_line_order_insert(order_columns: tuple[str, ...]) -> DirectStatement:
     """PostgreSQL: INSERT the order (nothing when its number is taken), its line and its first history row in one
-    statement, the order's RETURNING feeding the other two; answers (id, line_id, history_id), or no row.
-    Parameters: the order's columns by name, the line's as line_<column>, the history's as history_<column>."""
+    statement, the order's RETURNING feeding the other two, and DELETE the cart's lines; answers (id, line_id,
+    history_id), or no row. Parameters: the order's columns by name, the line's as line_<column>, the history's as
+    history_<column>, cart_id (the lines go whether or not the number was taken: a retry deletes nothing more)."""
     statement = _ONE_LINE_ORDER_INSERTS.get(order_columns)
     if statement is None:
         new_order = (postgresql_insert(_ORDERS).values({name: bindparam(name) for name in order_columns})
@@ -492,17 +495,21 @@ def _one_line_order_insert(order_columns: tuple[str, ...]) -> DirectStatement:
                     .returning(_ORDER_LINES.c.id).cte("new_line"))
         new_history = (_insert_for_order_of(new_order.c.id, _HISTORY, _HISTORY_COLUMNS, "history")
                        .returning(_HISTORY.c.id).cte("new_history"))
+        emptied_cart = _CART_LINES.delete().where(_CART_LINES.c.cart_id == bindparam("cart_id")).cte("emptied_cart")
         statement = _ONE_LINE_ORDER_INSERTS[order_columns] = DirectStatement(select(
             new_order.c.id, select(new_line.c.id).scalar_subquery().label("line_id"),
             select(new_history.c.id).scalar_subquery().label("history_id"),
-        ))
+        ).add_cte(emptied_cart))
     return statement
 
 
-def _insert_one_line_order(values: dict, line: dict, history: dict, now: datetime) -> tuple[int, str, list[int], int]:
-    """_insert_new_order, with the order's one line and its first history row written in the same statement
-    (PostgreSQL); answers the order's id and number, [the line's id] and the history row's id."""
-    params = {**_prefixed("line", line, _ORDER_LINE_COLUMNS), **_prefixed("history", history, _HISTORY_COLUMNS)}
+def _insert_one_line_order(values: dict, line: dict, history: dict, cart_id: int,
+                           now: datetime) -> tuple[int, str, list[int], int]:
+    """_insert_new_order, with the order's one line and its first history row written, and the cart's lines
+    deleted, in the same statement (PostgreSQL); answers the order's id and number, [the line's id] and the
+    history row's id."""
+    params = {**_prefixed("line", line, _ORDER_LINE_COLUMNS), **_prefixed("history", history, _HISTORY_COLUMNS),
+              "cart_id": cart_id}
     statement = _one_line_order_insert(tuple(values) + ("number",))
     number, row = _under_new_number(
         lambda number: statement.run(db.session, {**values, "number": number, **params}).first(), now)
@@ -805,9 +812,9 @@ class LockedLine:
     __slots__ = ("id", "kind", "listing_id", "variant_id", "title", "quantity", "total", "shipping", "fulfilled_at",
                  "refunded_at", "currency", "order")
 
-    def __init__(self, row, currency: str):
+    def __init__(self, row, currency: str, prefix: str = ""):
         for name in self.__slots__[:-2]:
-            setattr(self, name, getattr(row, name))
+            setattr(self, name, getattr(row, prefix + name))
         self.currency = currency
 
     @property
@@ -826,52 +833,61 @@ class _Buyer:
     display_name: str
 
 
+#: the line columns a LockedLine reads, as the locking statements name them (line_<column>: orders has an id and a
+#: total too)
+_LOCKED_LINE_COLUMNS = tuple(_ORDER_LINES.c[name].label(f"line_{name}") for name in LockedLine.__slots__[:-2])
+
+
+def _lock_with_lines(*columns, join_buyer: bool = False) -> DirectStatement:
+    """The order's `columns` with one row per line (its columns as line_<name>), the order's row and its lines'
+    rows locked: one statement instead of a lock and a read of the lines.
+
+    The lines are locked with the order, not only joined to it: a statement that waited for a lock reads each row
+    it locked as it is after the wait, but a row it only joined as it was when the statement began (a refund or
+    a fulfilment committed meanwhile would not show). Every change to a line is made under its order's lock, so
+    locking both waits for nothing more. The buyer is joined unlocked: an older buyer row changes nothing the
+    task does."""
+    joined = _ORDERS.join(_ORDER_LINES, _ORDER_LINES.c.order_id == _ORDERS.c.id)
+    if join_buyer:
+        joined = joined.join(_USERS, _USERS.c.id == _ORDERS.c.buyer_id)
+    return DirectStatement(
+        select(*columns, *_LOCKED_LINE_COLUMNS).select_from(joined)
+        .where(_ORDERS.c.id == bindparam("order_id")).order_by(_ORDER_LINES.c.id)
+        .with_for_update(of=(_ORDERS, _ORDER_LINES))
+    )
+
+
 #: built once (the fulfilment task runs after every paid order), from the tables' columns: an ORM-enabled select
-#: costs more to run, for rows read as plain tuples anyway. The buyer is joined to the locking query: a
-#: statement that waited for the lock could see an older buyer row, which changes nothing the task does.
-_LOCK_FOR_FULFILMENT = DirectStatement(
-    select(*(_ORDERS.c[name] for name in LockedOrder.__slots__[:-3]), _USERS.c.email.label("buyer_email"),
-           _USERS.c.locale.label("buyer_locale"), _USERS.c.display_name.label("buyer_display_name"))
-    .join_from(_ORDERS, _USERS, _USERS.c.id == _ORDERS.c.buyer_id)
-    .where(_ORDERS.c.id == bindparam("order_id")).with_for_update(of=_ORDERS)
-)
-#: the lines in a second query, never joined to the locking one (see lock_order)
-_LOCKED_LINES = DirectStatement(
-    select(*(_ORDER_LINES.c[name] for name in LockedLine.__slots__[:-2]))
-    .where(_ORDER_LINES.c.order_id == bindparam("order_id")).order_by(_ORDER_LINES.c.id)
-)
+#: costs more to run, for rows read as plain tuples anyway
+_LOCKED_ORDER_COLUMNS = tuple(_ORDERS.c[name] for name in LockedOrder.__slots__[:-3])
+_LOCK_FOR_FULFILMENT = _lock_with_lines(
+    *_LOCKED_ORDER_COLUMNS, _USERS.c.email.label("buyer_email"), _USERS.c.locale.label("buyer_locale"),
+    _USERS.c.display_name.label("buyer_display_name"), join_buyer=True)
+#: the payment needs no buyer: the order's columns alone
+_LOCK_FOR_PAYMENT = _lock_with_lines(*_LOCKED_ORDER_COLUMNS)
 _CLAIM_LINE = DirectStatement(
     update(_ORDER_LINES).where(_ORDER_LINES.c.id == bindparam("line_id"), _ORDER_LINES.c.fulfilled_at.is_(None))
     .values(fulfilled_at=bindparam("now"))
 )
 
 
-def lock_for_fulfilment(order_id: int) -> LockedOrder | None:
-    """The order with its row locked until the transaction ends, as a LockedOrder (two statements, no ORM)."""
-    row = _LOCK_FOR_FULFILMENT.run(db.session, {"order_id": order_id}).one_or_none()
-    if row is None:
+def _locked_order(statement: DirectStatement, order_id: int, with_buyer: bool) -> LockedOrder | None:
+    rows = statement.run(db.session, {"order_id": order_id}).all()
+    if not rows:  # no such order (every order has a line)
         return None
-    return LockedOrder(row, _locked_lines(order_id, row.currency))
+    currency = rows[0].currency
+    return LockedOrder(rows[0], [LockedLine(row, currency, prefix="line_") for row in rows], with_buyer=with_buyer)
 
 
-def _locked_lines(order_id: int, currency: str) -> list[LockedLine]:
-    return [LockedLine(line, currency) for line in _LOCKED_LINES.run(db.session, {"order_id": order_id})]
-
-
-#: the payment needs no buyer: the order's columns alone
-_LOCK_FOR_PAYMENT = DirectStatement(
-    select(*(_ORDERS.c[name] for name in LockedOrder.__slots__[:-3]))
-    .where(_ORDERS.c.id == bindparam("order_id")).with_for_update()
-)
+def lock_for_fulfilment(order_id: int) -> LockedOrder | None:
+    """The order with its row and its lines' rows locked until the transaction ends, as a LockedOrder with its
+    buyer (one statement, no ORM)."""
+    return _locked_order(_LOCK_FOR_FULFILMENT, order_id, with_buyer=True)
 
 
 def lock_for_payment(order_id: int) -> LockedOrder | None:
-    """The order with its row locked until the transaction ends, as a LockedOrder without its buyer (two
-    statements, no ORM), for mark_paid: its lines come in the second statement (see lock_order)."""
-    row = _LOCK_FOR_PAYMENT.run(db.session, {"order_id": order_id}).one_or_none()
-    if row is None:
-        return None
-    return LockedOrder(row, _locked_lines(order_id, row.currency), with_buyer=False)
+    """lock_for_fulfilment without the buyer, for mark_paid."""
+    return _locked_order(_LOCK_FOR_PAYMENT, order_id, with_buyer=False)
 
 
 def fulfil_order(order_id: int, now: datetime) -> int:
