@@ -2,14 +2,16 @@
 
 Runs the production shape on this machine: gunicorn (`wsgi:app`) on PostgreSQL, a Celery worker on Redis, the
 local payment gateway. A fresh database `encore_bench` is created (and dropped afterwards), migrated with
-`encore db upgrade`, and filled through the services with fans, API tokens and published listings (not timed).
-Then client threads each loop: POST /api/v1/cart/lines -> POST /api/v1/orders -> POST the signed
+`encore db upgrade`, and filled through the services with fans, API tokens and published listings (not timed). Then
+client threads each loop: POST /api/v1/cart/lines -> POST /api/v1/orders -> POST the signed
 checkout.session.completed event to /webhooks/stripe, and the run waits until the worker has fulfilled every
-order. Prints paid orders/s (first request to last webhook answer), fulfilled orders/s (until the worker is
-done), p50/p95 per step, the CPU each part used per paid order in the timed run (gunicorn, the Celery worker,
-the PostgreSQL backends, the client threads; from /proc, so it holds when others load the machine too, and
-gives the rate the machine could reach idle), and the target ratio: paid orders/s / 100 (target >= 1.0 on a
-2-core machine). The servers' start-up (gunicorn and the Celery worker importing the app) is not timed.
+order. The clients speak HTTP/1.1 over raw keep-alive sockets rather than http.client, to keep the load
+generator's own CPU low: it shares the machine with the server. Prints paid orders/s (first request to last
+webhook answer), fulfilled orders/s (until the worker is done), p50/p95 per step, the CPU each part used per paid
+order in the timed run (gunicorn, the Celery worker, the PostgreSQL backends, the client threads; from /proc, so
+it holds when others load the machine too, and gives the rate the machine could reach idle), and the target
+ratio: paid orders/s / 100 (target >= 1.0 on a 2-core machine). The servers' start-up (gunicorn and the Celery
+worker importing the app) is not timed.
 
     .venv/bin/python bench/checkout_flow.py [--orders 600] [--clients 16] [--workers 2] [--threads 8]
                                             [--celery-concurrency 1] [--preload]
@@ -42,6 +44,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -164,35 +167,159 @@ def wait_for_worker(worker: subprocess.Popen, timeout: float = 60) -> None:
 
 # ---------------------------------------------------------------- the timed flow
 
+_RECV_SIZE = 64 * 1024
+_CONTENT_LENGTH = b"\r\ncontent-length:"
+_TRANSFER_ENCODING = b"\r\ntransfer-encoding:"
+_CONNECTION = b"\r\nconnection:"
+
+
+class _ClosedBeforeAnswer(ConnectionError):
+    """The server closed the keep-alive connection before any byte of the response: resending is safe."""
+
+
+def _header(head: bytes, name: bytes) -> bytes | None:
+    """The value of header `name` (b"\\r\\n" + lower-case name + b":") in a lower-cased header block, or None."""
+    start = head.find(name)
+    if start < 0:
+        return None
+    start += len(name)
+    end = head.find(b"\r\n", start)
+    return head[start:end if end >= 0 else len(head)].strip()
+
+
 class Client:
-    """One fan's keep-alive connection; answers (status, parsed body) and records each step's latency."""
+    """One fan's keep-alive connection; answers (status, parsed body) and records each step's latency.
+
+    HTTP/1.1 on a raw socket: http.client parses each response's headers with the email package, CPU taken from
+    the server on the shared cores. Handles what a server may answer here: Content-Length, chunked or
+    close-delimited bodies, `Connection: close`, and an idle connection the server dropped (sent again once).
+    """
 
     def __init__(self, port: int, token: str, latencies: dict[str, list[float]]):
         self.port = port
-        self.auth = {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
         self.latencies = latencies
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.host_line = f"Host: 127.0.0.1:{port}\r\n".encode("latin-1")
+        # built once: every cart and order request carries the same fan's headers
+        self.json_headers = (f"Authorization: Bearer {token}\r\nAccept-Language: en\r\n"
+                             "Content-Type: application/json\r\n").encode("latin-1")
+        self.sock: socket.socket | None = None  # connected by the first request, as http.client did
+        self.buffer = bytearray()  # bytes received but not yet consumed
 
     def post(self, step: str, path: str, body: bytes, headers: dict) -> tuple[int, dict]:
+        header_block = "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode("latin-1")
+        return self._post(step, path, body, header_block)
+
+    def post_json(self, step: str, path: str, payload: dict) -> tuple[int, dict]:
+        return self._post(step, path, json.dumps(payload).encode(), self.json_headers)
+
+    def _post(self, step: str, path: str, body: bytes, headers: bytes) -> tuple[int, dict]:
+        request = b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n%s\r\n%s" % (
+            path.encode("ascii"), self.host_line, len(body), headers, body)
         for attempt in (1, 2):
             started = time.perf_counter()
             try:
-                self.conn.request("POST", path, body=body, headers=headers)
-                response = self.conn.getresponse()
-                data = response.read()
-            except (http.client.HTTPException, ConnectionError):
-                # a keep-alive connection the server closed: reconnect once
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                if self.sock is None:
+                    self._connect()
+                status, data = self._exchange(request)
+            except _ClosedBeforeAnswer:
+                # the server dropped an idle keep-alive connection: it saw no request, so send it again once
+                self._close()
                 if attempt == 2:
                     raise
                 continue
+            except BaseException:
+                self._close()  # a half-read response leaves the stream out of step
+                raise
             self.latencies[step].append(time.perf_counter() - started)
-            return response.status, json.loads(data or b"{}")
+            return status, json.loads(data or b"{}")
         raise AssertionError("unreachable")
 
-    def post_json(self, step: str, path: str, payload: dict) -> tuple[int, dict]:
-        return self.post(step, path, json.dumps(payload).encode(), {**self.auth, "Content-Type": "application/json"})
+    def _connect(self) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
+        # as http.client does: a request must never wait for the ACK of the previous one (Nagle)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        self.buffer.clear()
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(_RECV_SIZE)
+        if not chunk:
+            raise ConnectionError("the server closed the connection in the middle of a response")
+        self.buffer += chunk
+
+    def _exchange(self, request: bytes) -> tuple[int, bytes]:
+        """Send one request and read its response: (status, body)."""
+        try:
+            self.sock.sendall(request)
+            if not self.buffer:
+                chunk = self.sock.recv(_RECV_SIZE)
+                if not chunk:
+                    raise _ClosedBeforeAnswer("the server closed the keep-alive connection")
+                self.buffer += chunk
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise _ClosedBeforeAnswer(str(exc)) from exc
+        buffer = self.buffer
+        while True:
+            while (end := buffer.find(b"\r\n\r\n")) < 0:
+                self._fill()
+            head = bytes(buffer[:end]).lower()
+            del buffer[:end + 4]
+            if not head.startswith(b"http/1.") or head[8:9] != b" ":
+                raise ValueError(f"not an HTTP/1.x response: {head[:80]!r}")
+            status = int(head[9:12])
+            if status >= 200:
+                break
+            # an interim 1xx response (none is expected, no Expect is sent): the real one follows
+
+        connection = _header(head, _CONNECTION) or b""
+        # HTTP/1.0 closes after each response unless it says keep-alive
+        closes = b"close" in connection or (head.startswith(b"http/1.0") and b"keep-alive" not in connection)
+        encoding = _header(head, _TRANSFER_ENCODING)
+        length = _header(head, _CONTENT_LENGTH)
+        if status in (204, 304):
+            body = b""
+        elif encoding is not None and encoding.endswith(b"chunked"):  # takes precedence over Content-Length
+            body = self._read_chunked()
+        elif length is not None:
+            body = self._read_exactly(int(length))
+        else:  # neither: the body runs until the server closes the connection
+            while chunk := self.sock.recv(_RECV_SIZE):
+                buffer += chunk
+            body = bytes(buffer)
+            closes = True
+        if closes:
+            self._close()  # the next request opens a fresh connection
+        return status, body
+
+    def _read_exactly(self, size: int) -> bytes:
+        buffer = self.buffer
+        while len(buffer) < size:
+            self._fill()
+        data = bytes(buffer[:size])
+        del buffer[:size]
+        return data
+
+    def _read_line(self) -> bytes:
+        buffer = self.buffer
+        while (end := buffer.find(b"\r\n")) < 0:
+            self._fill()
+        line = bytes(buffer[:end])
+        del buffer[:end + 2]
+        return line
+
+    def _read_chunked(self) -> bytes:
+        parts = []
+        while size := int(self._read_line().split(b";", 1)[0], 16):  # hex size, then optional extensions
+            parts.append(self._read_exactly(size))
+            if self._read_exactly(2) != b"\r\n":
+                raise ValueError("a chunk did not end with CRLF")
+        while self._read_line():  # trailer fields up to the empty line
+            pass
+        return b"".join(parts)
 
 
 def run_flow(port: int, tokens: list[str], listing_ids: list[int], secret: str, orders: int) -> dict:
