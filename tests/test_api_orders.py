@@ -130,6 +130,40 @@ def test_a_replayed_or_duplicated_event_changes_nothing_twice(client, make, head
     assert len(fulfilled) == 1 and count(OrderEmail) == 1
 
 
+def test_each_payment_event_is_stored_once_with_its_order_and_outcome(client, make, headers):
+    # on PostgreSQL the event is stored and its order locked in one statement, and the outcome is written with
+    # the order's move to paid: the rows must read as when each was a statement of its own
+    from types import SimpleNamespace
+
+    add(client, headers, published(make))
+    paid = place(client, headers).get_json()
+    add(client, headers, published(make))
+    late = place(client, headers).get_json()
+    deliver(client, local_gateway.expired_event(order_row(late["id"])))
+    missing = SimpleNamespace(id=paid["id"] + late["id"] + 1000, number="E-MISSING", total=1200, currency="CNY",
+                              payment_session_id="cs_local_missing", payment_reference=None)
+    events = {
+        "paid": local_gateway.completed_event(order_row(paid["id"])),
+        "late_payment": local_gateway.completed_event(order_row(late["id"])),
+        "unknown_order": local_gateway.completed_event(missing),
+    }
+    for outcome, event in events.items():
+        assert deliver(client, event).get_json()["outcome"] == outcome
+        assert deliver(client, event).get_json()["outcome"] == "duplicate"  # and nothing changes twice
+
+    db.session.expire_all()
+    completed = select(PaymentEvent).where(PaymentEvent.type == "checkout.session.completed")
+    stored = {row.event_id: row for row in db.session.scalars(completed)}
+    assert {event["id"]: (stored[event["id"]].order_id, stored[event["id"]].outcome) for event in events.values()} == {
+        events["paid"]["id"]: (paid["id"], "paid"),
+        events["late_payment"]["id"]: (late["id"], "late_payment"),
+        events["unknown_order"]["id"]: (None, "unknown_order"),
+    }
+    history = [change.to_status for change in order_row(paid["id"]).status_changes]
+    assert history == ["pending_payment", "paid", "fulfilled"]
+    assert order_row(late["id"]).needs_attention and count(OrderEmail) == 2
+
+
 def test_an_expired_event_after_payment_is_ignored_and_a_late_payment_is_flagged(client, make, headers):
     add(client, headers, published(make))
     first = place(client, headers).get_json()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, insert, inspect, select, update
+from sqlalchemy import bindparam, func, insert, inspect, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -37,6 +37,7 @@ from marketplace.orders.models import (
     OrderLine,
     OrderStatus,
     OrderStatusChange,
+    PaymentEvent,
     Refund,
     RefundLine,
 )
@@ -190,19 +191,27 @@ def _insert_for_order_of(order_id, table, columns: tuple[str, ...], prefix: str)
     )
 
 
-#: the columns an UPDATE sets -> its statement (a handful of shapes: paid, fulfilled, flagged)
-_UPDATES_WITH_HISTORY: dict[tuple[str, ...], DirectStatement] = {}
+#: (the columns an UPDATE sets, whether it records a payment event) -> its statement (a handful of shapes: paid,
+#: fulfilled, flagged)
+_UPDATES_WITH_HISTORY: dict[tuple[tuple[str, ...], bool], DirectStatement] = {}
+_EVENTS = PaymentEvent.__table__
 
 
-def _update_with_history(columns: tuple[str, ...]) -> DirectStatement:
+def _update_with_history(columns: tuple[str, ...], with_event: bool = False) -> DirectStatement:
     """PostgreSQL: UPDATE the order's `columns` and INSERT its history row in one statement, the UPDATE's
-    RETURNING feeding the INSERT (no row updated, no history written). Built once per set of columns."""
-    statement = _UPDATES_WITH_HISTORY.get(columns)
+    RETURNING feeding the INSERT (no row updated, no history written); `with_event`: the same statement records
+    the payment event that caused the change (its order and outcome: parameters stored_event_id, event_outcome).
+    Built once per shape."""
+    statement = _UPDATES_WITH_HISTORY.get((columns, with_event))
     if statement is None:
         updated = (update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"))
                    .values({name: bindparam(name) for name in columns}).returning(_ORDERS.c.id).cte("updated"))
-        statement = _UPDATES_WITH_HISTORY[columns] = DirectStatement(
-            _insert_for_order_of(updated.c.id, _HISTORY, _HISTORY_COLUMNS, "history"))
+        insert_history = _insert_for_order_of(updated.c.id, _HISTORY, _HISTORY_COLUMNS, "history")
+        if with_event:
+            insert_history = insert_history.add_cte(
+                update(_EVENTS).where(_EVENTS.c.id == bindparam("stored_event_id"))
+                .values(order_id=bindparam("order_id"), outcome=bindparam("event_outcome")).cte("recorded_event"))
+        statement = _UPDATES_WITH_HISTORY[(columns, with_event)] = DirectStatement(insert_history)
     return statement
 
 
@@ -596,15 +605,19 @@ class PaymentOutcome:
     outcome: str
     order: Order | LockedOrder | None = None
     queue: tuple[str, ...] = ()
+    #: the outcome was stored with the order's change (see mark_paid's `event_id`): the caller need not store it
+    event_recorded: bool = False
 
 
 def mark_paid(order: Order | LockedOrder, payment_reference: str | None, amount: int | None, currency: str | None,
-              now: datetime) -> PaymentOutcome:
+              now: datetime, event_id: int | None = None) -> PaymentOutcome:
     """A payment for the (locked) order arrived. Applies once: a second report changes nothing.
 
     A payment for an order that had closed (expired, cancelled) is taken when every line's kind can still
     allocate its goods, and flagged for an operator either way. The order is an Order or, from the webhook, a
-    LockedOrder (lock_for_payment); it is changed with Core statements either way (see _write_order)."""
+    LockedOrder (lock_for_payment); it is changed with Core statements either way (see _write_order). `event_id`,
+    the stored payment event reporting it: on PostgreSQL the order's move to paid records the event's order and
+    outcome in the same statement (the answer's `event_recorded` says so)."""
     if order.status in PAID_STATES or order.status == OrderStatus.REFUNDED:
         return PaymentOutcome("already_paid", order)
     if amount is not None and (amount != order.total or (currency or "").upper() != order.currency):
@@ -625,29 +638,37 @@ def mark_paid(order: Order | LockedOrder, payment_reference: str | None, amount:
     if not allocated:
         # the money is taken (the ledger posts the sale) and given back in full by the task the outcome queues
         # (refund_sold_out): the fan's money trail is complete and the order ends refunded
-        _set_paid(order, payment_reference, now, HistoryNote.GOODS_GONE)
+        recorded = _set_paid(order, payment_reference, now, HistoryNote.GOODS_GONE, (event_id, "goods_gone"))
         posting.post_sale(order, now)
-        return PaymentOutcome("goods_gone", order, (SOLD_OUT_REFUND,))
-    _set_paid(order, payment_reference, now, HistoryNote.LATE_PAYMENT if late else None)
+        return PaymentOutcome("goods_gone", order, (SOLD_OUT_REFUND,), recorded)
+    outcome = "late_payment" if late else "paid"
+    recorded = _set_paid(order, payment_reference, now, HistoryNote.LATE_PAYMENT if late else None, (event_id, outcome))
     posting.post_sale(order, now)
-    return PaymentOutcome("late_payment" if late else "paid", order, ("fulfil", "confirmation"))
+    return PaymentOutcome(outcome, order, ("fulfil", "confirmation"), recorded)
 
 
 #: built once; the SET clause is the columns named in the parameters
 _UPDATE_ORDER = DirectStatement(update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id")))
 
 
-def _write_order(order: Order | LockedOrder, changes: dict, history: dict | None = None) -> None:
+def _write_order(order: Order | LockedOrder, changes: dict, history: dict | None = None,
+                 event: tuple[int | None, str] = (None, "")) -> bool:
     """One UPDATE of the (locked) order's row, no unit-of-work flush, and with `history` (insert_history's
     arguments) the history row of the change: on PostgreSQL in the same statement (_update_with_history), a
-    round trip fewer on the payment and fulfilment paths. A loaded Order is given the values written, so it
-    reads as the database does (its history is read again if used); for a LockedOrder, an Order this session
-    holds for the same row is expired instead."""
+    round trip fewer on the payment and fulfilment paths, and with it the payment event `event` (its id and
+    outcome) that caused the change. Answers whether it recorded the event (else the caller does). A loaded
+    Order is given the values written, so it reads as the database does (its history is read again if used);
+    for a LockedOrder, an Order this session holds for the same row is expired instead."""
+    event_id, event_outcome = event
+    recorded = False
     if history is None:
         _UPDATE_ORDER.run(db.session, {"order_id": order.id, **changes})
     elif db.session.get_bind().dialect.name == "postgresql":
-        _update_with_history(tuple(changes)).run(db.session, {
-            "order_id": order.id, **changes, **_prefixed("history", _history_row(**history), _HISTORY_COLUMNS)})
+        recorded = event_id is not None
+        params = {"order_id": order.id, **changes, **_prefixed("history", _history_row(**history), _HISTORY_COLUMNS)}
+        if recorded:
+            params.update(stored_event_id=event_id, event_outcome=event_outcome)
+        _update_with_history(tuple(changes), with_event=recorded).run(db.session, params)
     else:
         _UPDATE_ORDER.run(db.session, {"order_id": order.id, **changes})
         insert_history(order.id, **history)
@@ -662,16 +683,19 @@ def _write_order(order: Order | LockedOrder, changes: dict, history: dict | None
     else:
         order.status = changes.get("status", order.status)
         db.session.expire(loaded, [*changes, "status_changes"])
+    return recorded
 
 
-def _set_paid(order: Order | LockedOrder, payment_reference: str | None, now: datetime, attention: str | None) -> None:
-    """Move the (locked) order to paid with one UPDATE and one history row."""
+def _set_paid(order: Order | LockedOrder, payment_reference: str | None, now: datetime, attention: str | None,
+              event: tuple[int | None, str]) -> bool:
+    """Move the (locked) order to paid with one UPDATE and one history row (see _write_order for `event`)."""
     changes = {"status": OrderStatus.PAID, "paid_at": now, "updated_at": utcnow()}
     if payment_reference:  # else the reference the checkout stored stays
         changes["payment_reference"] = payment_reference
     if attention is not None:  # flagged for an operator: a late payment, or goods sold out meanwhile
         changes.update(needs_attention=True, attention_note=attention)
-    _write_order(order, changes, history=dict(from_status=order.status, to_status=OrderStatus.PAID, note=attention))
+    return _write_order(order, changes, history=dict(from_status=order.status, to_status=OrderStatus.PAID,
+                                                     note=attention), event=event)
 
 
 class _GoodsGone(Exception):
@@ -871,9 +895,10 @@ _CLAIM_LINE = DirectStatement(
 )
 
 
-def _locked_order(statement: DirectStatement, order_id: int, with_buyer: bool) -> LockedOrder | None:
-    rows = statement.run(db.session, {"order_id": order_id}).all()
-    if not rows:  # no such order (every order has a line)
+def _locked_order(rows, with_buyer: bool) -> LockedOrder | None:
+    """The LockedOrder the rows of a locking statement make (one per line), or None without rows (no such order:
+    every order has a line)."""
+    if not rows or rows[0].id is None:
         return None
     currency = rows[0].currency
     return LockedOrder(rows[0], [LockedLine(row, currency, prefix="line_") for row in rows], with_buyer=with_buyer)
@@ -882,12 +907,37 @@ def _locked_order(statement: DirectStatement, order_id: int, with_buyer: bool) -
 def lock_for_fulfilment(order_id: int) -> LockedOrder | None:
     """The order with its row and its lines' rows locked until the transaction ends, as a LockedOrder with its
     buyer (one statement, no ORM)."""
-    return _locked_order(_LOCK_FOR_FULFILMENT, order_id, with_buyer=True)
+    return _locked_order(_LOCK_FOR_FULFILMENT.run(db.session, {"order_id": order_id}).all(), with_buyer=True)
 
 
 def lock_for_payment(order_id: int) -> LockedOrder | None:
     """lock_for_fulfilment without the buyer, for mark_paid."""
-    return _locked_order(_LOCK_FOR_PAYMENT, order_id, with_buyer=False)
+    return _locked_order(_LOCK_FOR_PAYMENT.run(db.session, {"order_id": order_id}).all(), with_buyer=False)
+
+
+def _store_event_and_lock_for_payment() -> DirectStatement:
+    stored = (postgresql_insert(_EVENTS).values({name: bindparam(name) for name in _STORED_EVENT_COLUMNS})
+              .on_conflict_do_nothing(index_elements=["gateway", "event_id"]).returning(_EVENTS.c.id).cte("stored"))
+    locked = _LOCK_FOR_PAYMENT.statement.subquery().lateral("locked")
+    return DirectStatement(
+        select(stored.c.id.label("stored_id"), *locked.c)
+        .select_from(stored.outerjoin(locked, true())).order_by(locked.c.line_id)
+    )
+
+
+_STORED_EVENT_COLUMNS = ("gateway", "event_id", "type", "outcome", "received_at")
+#: PostgreSQL; see store_event_and_lock_for_payment
+_STORE_EVENT_AND_LOCK_FOR_PAYMENT = _store_event_and_lock_for_payment()
+
+
+def store_event_and_lock_for_payment(event: dict, order_id: int) -> tuple[int | None, LockedOrder | None]:
+    """PostgreSQL: insert_once(PaymentEvent, ("gateway", "event_id"), **event) and then lock_for_payment(order_id),
+    in one statement: the order is locked only when the event is new, as when the two run one after the other.
+    Answers the stored event's id (None: seen before) and the locked order (None: no such order)."""
+    rows = _STORE_EVENT_AND_LOCK_FOR_PAYMENT.run(db.session, {**event, "order_id": order_id}).all()
+    if not rows:
+        return None, None
+    return rows[0].stored_id, _locked_order(rows, with_buyer=False)
 
 
 def fulfil_order(order_id: int, now: datetime) -> int:

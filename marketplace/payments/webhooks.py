@@ -77,15 +77,22 @@ def apply_event(event: dict, gateway: str) -> orders.PaymentOutcome:
     event_type = str(event.get("type") or "")
     if not event_id or not event_type:
         raise BadSignature("the event has no id or type")
-    stored_id = orders.insert_once(PaymentEvent, ("gateway", "event_id"), gateway=gateway, event_id=event_id[:255],
-                                   type=event_type[:80], outcome="received")
-    if stored_id is None:
-        return orders.PaymentOutcome("duplicate")
+    stored = dict(gateway=gateway, event_id=event_id[:255], type=event_type[:80], outcome="received")
     obj = (event.get("data") or {}).get("object") or {}
-    if not isinstance(obj, dict):
-        order = None
+    paying_order_id = _metadata_order_id(obj) if event_type in PAYMENT_SUCCEEDED and isinstance(obj, dict) else None
+    if paying_order_id is not None and db.session.get_bind().dialect.name == "postgresql":
+        # the most frequent event: stored and its order locked in one statement
+        stored_id, order = orders.store_event_and_lock_for_payment({**stored, "received_at": utcnow()}, paying_order_id)
+        if stored_id is None:
+            return orders.PaymentOutcome("duplicate")
     else:
-        order = _order_for(obj, orders.lock_for_payment if event_type in PAYMENT_SUCCEEDED else orders.lock_order)
+        stored_id = orders.insert_once(PaymentEvent, ("gateway", "event_id"), **stored)
+        if stored_id is None:
+            return orders.PaymentOutcome("duplicate")
+        if not isinstance(obj, dict):
+            order = None
+        else:
+            order = _order_for(obj, orders.lock_for_payment if event_type in PAYMENT_SUCCEEDED else orders.lock_order)
     now = utcnow()
     if order is None:
         result = orders.PaymentOutcome("unknown_order" if event_type in HANDLED else "ignored")
@@ -93,7 +100,8 @@ def apply_event(event: dict, gateway: str) -> orders.PaymentOutcome:
         if obj.get("payment_status") not in ("paid", "no_payment_required"):
             result = orders.PaymentOutcome("awaiting_payment", order)
         else:
-            result = orders.mark_paid(order, obj.get("payment_intent"), obj.get("amount_total"), obj.get("currency"), now)
+            result = orders.mark_paid(order, obj.get("payment_intent"), obj.get("amount_total"), obj.get("currency"), now,
+                                      event_id=stored_id)
     elif event_type == "checkout.session.expired":
         result = orders.mark_expired(order, now)
     elif event_type == "payment_intent.payment_failed":
@@ -110,9 +118,10 @@ def apply_event(event: dict, gateway: str) -> orders.PaymentOutcome:
         result = orders.record_external_refund(order, int(obj.get("amount_refunded") or 0), refunds[0].get("id"), now)
     else:
         result = orders.PaymentOutcome("ignored", order)
-    _RECORD_OUTCOME.run(db.session, {
-        "stored_id": stored_id, "order_id": order.id if order is not None else None, "outcome": result.outcome,
-    })
+    if not result.event_recorded:
+        _RECORD_OUTCOME.run(db.session, {
+            "stored_id": stored_id, "order_id": order.id if order is not None else None, "outcome": result.outcome,
+        })
     if result.outcome in ("unknown_order", "late_payment", "goods_gone", "amount_mismatch"):
         log.warning("payment event %s (%s): %s", event_id, event_type, result.outcome)
     return result
