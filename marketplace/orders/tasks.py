@@ -29,21 +29,32 @@ FULFIL_RETRY_AFTER = timedelta(minutes=2)
 
 @celery_app.task(name="orders.fulfil_order", ignore_result=True)
 def fulfil_order(order_id: int, then_email: str | None = None) -> int:
-    """Deliver the order's lines, then (one message instead of two) send the email `then_email` names."""
-    message = None
+    """Deliver the order's lines and (one message instead of two) send the email `then_email` names.
+
+    The confirmation is recorded and sent inside the delivery's transaction, before its commit: one transaction
+    instead of two, and still at least once (a crash after sending and before the commit delivers and sends
+    again on the sweep's retry). The order's row stays locked while the mail goes out. When it cannot go out
+    (mail server down, outbox folder not writable), the lines are delivered without it and the error raised:
+    delivery never waits for mail, and the sweep sends the confirmation later."""
+    try:
+        return _deliver(order_id, then_email)
+    except OSError:  # smtplib's errors are OSErrors too
+        _deliver(order_id, None)
+        raise
+
+
+def _deliver(order_id: int, then_email: str | None) -> int:
     try:
         order = services.lock_for_fulfilment(order_id)
         delivered = services.fulfil(order, utcnow())
         if order is not None and then_email == "confirmation":
             # written from the rows just locked and read: after the commit they would be read again
-            message = _message(order, None)
+            _record_and_send(order_id, then_email, *_message(order, None))
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    if message is not None:
-        _send_once(order_id, then_email, *message)
-    elif then_email:
+    if then_email and then_email != "confirmation":
         send_order_email(order_id, then_email)
     return delivered
 
@@ -101,15 +112,25 @@ def _message(order: Order | services.LockedOrder, refund: Refund | None) -> tupl
 def _send_once(order_id: int, key: str, recipient: str, subject: str, body: str) -> bool:
     """Record the email under its unique key and send it, in one transaction; answers False (sending nothing)
     when it was sent before or a concurrent run holds the key."""
-    if services.insert_once(OrderEmail, ("order_id", "key"), order_id=order_id, key=key) is None:
-        db.session.rollback()
-        return False
     try:
-        send_email(recipient, subject, body)
+        sent = _record_and_send(order_id, key, recipient, subject, body)
     except Exception:
         db.session.rollback()  # not recorded: the sweep sends it again
         raise
-    db.session.commit()
+    if sent:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return sent
+
+
+def _record_and_send(order_id: int, key: str, recipient: str, subject: str, body: str) -> bool:
+    """Record the email under its unique key and send it, in the caller's transaction (which commits, or rolls
+    back when this raises); answers False, sending nothing, when it was sent before or a concurrent run holds the
+    key (it waits for that run's transaction, as a plain INSERT would)."""
+    if services.insert_once(OrderEmail, ("order_id", "key"), order_id=order_id, key=key) is None:
+        return False
+    send_email(recipient, subject, body)
     return True
 
 
