@@ -198,6 +198,8 @@ def test_payment_and_fulfilment_write_the_order_and_its_history_row_together(cli
     after = utcnow()
     assert order.status == "fulfilled" and order.payment_reference == local_gateway.payment_intent_id(order)
     assert before <= order.paid_at <= order.fulfilled_at <= after
+    # on PostgreSQL the line is marked delivered by the order's move to fulfilled: the same time
+    assert [line.fulfilled_at for line in order.lines] == [order.fulfilled_at]
     assert created_updated_at < order.updated_at <= after
     paid, fulfilled = order.status_changes[1:]
     assert (paid.from_status, paid.to_status, paid.actor_id, paid.note, paid.note_params) == (

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, insert, inspect, select, true, update
+from sqlalchemy import ARRAY, Integer, any_, bindparam, func, insert, inspect, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -191,27 +191,36 @@ def _insert_for_order_of(order_id, table, columns: tuple[str, ...], prefix: str)
     )
 
 
-#: (the columns an UPDATE sets, whether it records a payment event) -> its statement (a handful of shapes: paid,
-#: fulfilled, flagged)
-_UPDATES_WITH_HISTORY: dict[tuple[tuple[str, ...], bool], DirectStatement] = {}
+#: (the columns an UPDATE sets, whether it records a payment event, whether it claims lines) -> its statement (a
+#: handful of shapes: paid, fulfilled, flagged)
+_UPDATES_WITH_HISTORY: dict[tuple[tuple[str, ...], bool, bool], DirectStatement] = {}
 _EVENTS = PaymentEvent.__table__
 
 
-def _update_with_history(columns: tuple[str, ...], with_event: bool = False) -> DirectStatement:
+def _update_with_history(columns: tuple[str, ...], with_event: bool = False, with_claim: bool = False) -> DirectStatement:
     """PostgreSQL: UPDATE the order's `columns` and INSERT its history row in one statement, the UPDATE's
-    RETURNING feeding the INSERT (no row updated, no history written); `with_event`: the same statement records
-    the payment event that caused the change (its order and outcome: parameters stored_event_id, event_outcome).
-    Built once per shape."""
-    statement = _UPDATES_WITH_HISTORY.get((columns, with_event))
+    RETURNING feeding the INSERT (no row updated, no history written). In the same statement, `with_event`
+    records the payment event that caused the change (its order and outcome: parameters stored_event_id,
+    event_outcome), `with_claim` marks lines fulfilled at the order's fulfilled_at (claimed_line_ids; the
+    fulfilled_at IS NULL guard of _CLAIM_LINE). Built once per shape."""
+    statement = _UPDATES_WITH_HISTORY.get((columns, with_event, with_claim))
     if statement is None:
-        updated = (update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"))
+        # the order's id is not named order_id: an UPDATE sets every column its parameters name, and the lines and
+        # the events have an order_id column
+        updated = (update(_ORDERS).where(_ORDERS.c.id == bindparam("changed_order_id"))
                    .values({name: bindparam(name) for name in columns}).returning(_ORDERS.c.id).cte("updated"))
         insert_history = _insert_for_order_of(updated.c.id, _HISTORY, _HISTORY_COLUMNS, "history")
         if with_event:
             insert_history = insert_history.add_cte(
                 update(_EVENTS).where(_EVENTS.c.id == bindparam("stored_event_id"))
-                .values(order_id=bindparam("order_id"), outcome=bindparam("event_outcome")).cte("recorded_event"))
-        statement = _UPDATES_WITH_HISTORY[(columns, with_event)] = DirectStatement(insert_history)
+                .values(order_id=bindparam("changed_order_id"), outcome=bindparam("event_outcome")).cte("recorded_event"))
+        if with_claim:
+            insert_history = insert_history.add_cte(
+                update(_ORDER_LINES).where(
+                    _ORDER_LINES.c.id == any_(bindparam("claimed_line_ids", type_=ARRAY(Integer))),
+                    _ORDER_LINES.c.fulfilled_at.is_(None),
+                ).values(fulfilled_at=bindparam("fulfilled_at")).cte("claimed_lines"))
+        statement = _UPDATES_WITH_HISTORY[(columns, with_event, with_claim)] = DirectStatement(insert_history)
     return statement
 
 
@@ -652,24 +661,30 @@ _UPDATE_ORDER = DirectStatement(update(_ORDERS).where(_ORDERS.c.id == bindparam(
 
 
 def _write_order(order: Order | LockedOrder, changes: dict, history: dict | None = None,
-                 event: tuple[int | None, str] = (None, "")) -> bool:
+                 event: tuple[int | None, str] = (None, ""), claim: list[int] = ()) -> bool:
     """One UPDATE of the (locked) order's row, no unit-of-work flush, and with `history` (insert_history's
     arguments) the history row of the change: on PostgreSQL in the same statement (_update_with_history), a
     round trip fewer on the payment and fulfilment paths, and with it the payment event `event` (its id and
-    outcome) that caused the change. Answers whether it recorded the event (else the caller does). A loaded
-    Order is given the values written, so it reads as the database does (its history is read again if used);
-    for a LockedOrder, an Order this session holds for the same row is expired instead."""
+    outcome) that caused the change and the lines `claim` (ids) marked fulfilled at changes["fulfilled_at"].
+    Answers whether it recorded the event (else the caller does). A loaded Order is given the values written, so
+    it reads as the database does (its history is read again if used); for a LockedOrder, an Order this session
+    holds for the same row is expired instead."""
     event_id, event_outcome = event
     recorded = False
     if history is None:
         _UPDATE_ORDER.run(db.session, {"order_id": order.id, **changes})
     elif db.session.get_bind().dialect.name == "postgresql":
         recorded = event_id is not None
-        params = {"order_id": order.id, **changes, **_prefixed("history", _history_row(**history), _HISTORY_COLUMNS)}
+        params = {"changed_order_id": order.id, **changes,
+                  **_prefixed("history", _history_row(**history), _HISTORY_COLUMNS)}
         if recorded:
             params.update(stored_event_id=event_id, event_outcome=event_outcome)
-        _update_with_history(tuple(changes), with_event=recorded).run(db.session, params)
+        if claim:
+            params["claimed_line_ids"] = list(claim)
+        _update_with_history(tuple(changes), with_event=recorded, with_claim=bool(claim)).run(db.session, params)
     else:
+        for line_id in claim:
+            _CLAIM_LINE.run(db.session, {"line_id": line_id, "now": changes["fulfilled_at"]})
         _UPDATE_ORDER.run(db.session, {"order_id": order.id, **changes})
         insert_history(order.id, **history)
     loaded = order if isinstance(order, Order) else db.session.identity_map.get(identity_key(Order, order.id))
@@ -955,25 +970,30 @@ def is_physical_line(line: OrderLine) -> bool:
 
 
 def fulfil(order: LockedOrder | None, now: datetime) -> int:
-    """fulfil_order for an order the caller has just locked (see lock_for_fulfilment). Physical lines are left
-    awaiting shipment (marketplace.merch.fulfilment marks them shipped and fulfilled). The kind's fulfil hook
-    gets the LockedLine (its id, kind, listing_id)."""
+    """fulfil_order for an order the caller has just locked with its lines (see lock_for_fulfilment). Physical
+    lines are left awaiting shipment (marketplace.merch.fulfilment marks them shipped and fulfilled). The kind's
+    fulfil hook gets the LockedLine (its id, kind, listing_id).
+
+    The lines are locked, so no other run can deliver one before this transaction ends: every line read as
+    undelivered is this run's to deliver. When they complete the order, they are marked delivered by the order's
+    move to fulfilled (on PostgreSQL in its one statement); else each with its guarded UPDATE."""
     if order is None or order.status not in PAID_STATES:
         return 0
-    delivered = 0
-    for line in order.lines:
-        if line.fulfilled_at is not None or line.refunded_at is not None or is_physical_line(line):
-            continue
-        if not _CLAIM_LINE.run(db.session, {"line_id": line.id, "now": now}).rowcount:
-            continue
+    claimed = [line for line in order.lines
+               if line.fulfilled_at is None and line.refunded_at is None and not is_physical_line(line)]
+    for line in claimed:
         line.fulfilled_at = now
+    completed = complete_if_fulfilled(order, now, claiming=[line.id for line in claimed])
+    if not completed:
+        for line in claimed:
+            _CLAIM_LINE.run(db.session, {"line_id": line.id, "now": now})
+    for line in claimed:
         fulfil = _kind_hook(line, "fulfil")
         if fulfil is not None:
             fulfil(line)
-        delivered += 1
-    if complete_if_fulfilled(order, now) or delivered:
+    if completed or claimed:
         _expire_loaded(order)
-    return delivered
+    return len(claimed)
 
 
 def _expire_loaded(order: LockedOrder) -> None:
@@ -994,10 +1014,11 @@ def record_shipment(order: Order, actor, carrier: str, tracking_number: str) -> 
     _record(order, order.status, actor, HistoryNote.SHIPPED, carrier=carrier, tracking_number=tracking_number)
 
 
-def complete_if_fulfilled(order: Order | LockedOrder, now: datetime, actor=None) -> bool:
+def complete_if_fulfilled(order: Order | LockedOrder, now: datetime, actor=None, claiming: list[int] = ()) -> bool:
     """Move a paid order (locked by the caller) to fulfilled once every line not refunded is fulfilled (digital
     lines by the fulfilment task, merch when shipped); answers whether it moved. An Order changes through the
-    session; a LockedOrder (the task's) with one UPDATE and one history row."""
+    session; a LockedOrder (the task's) with one UPDATE and one history row, which also write the lines
+    `claiming` names (ids of its lines the caller marked fulfilled at `now` but did not write: see fulfil)."""
     open_lines = [line for line in order.lines if line.refunded_at is None]
     if order.status != OrderStatus.PAID or not open_lines or not all(line.fulfilled_at for line in open_lines):
         return False
@@ -1007,7 +1028,7 @@ def complete_if_fulfilled(order: Order | LockedOrder, now: datetime, actor=None)
     else:
         _write_order(order, {"status": OrderStatus.FULFILLED, "fulfilled_at": now, "updated_at": utcnow()}, history=dict(
             from_status=order.status, to_status=OrderStatus.FULFILLED, actor_id=getattr(actor, "id", None),
-            note=HistoryNote.FULFILLED))
+            note=HistoryNote.FULFILLED), claim=claiming)
         order.fulfilled_at = now
     return True
 
