@@ -45,10 +45,10 @@ def test_browse_home_and_storefront_do_not_query_per_listing(client, make):
 #: token and its user (1); the cart with its lines (1), the added listing with those of the lines and the prices (1),
 #: the new line (1)
 CART_ADD_STATEMENTS = 4
-#: token (1), cart locked (1) then its lines with listings and prices (1), the order, its lines and its history
+#: token (1), cart and lines locked and read with their listings and prices (1), the order, its lines and its history
 #: inserted with the cart emptied (a one-line order: 1 statement on PostgreSQL; else the order (1), its lines (1,
 #: one statement for all), its history (1), the cart emptied (1)), the payment session stored (1)
-ONE_LINE_ORDER_CREATE_STATEMENTS = {"postgresql": 5, "sqlite": 8}
+ONE_LINE_ORDER_CREATE_STATEMENTS = {"postgresql": 4, "sqlite": 7}
 #: an order's status change with its history row: one statement on PostgreSQL (the UPDATE's RETURNING feeds the
 #: INSERT), an UPDATE and an INSERT elsewhere
 STATUS_CHANGE_STATEMENTS = {"postgresql": 1, "sqlite": 2}

@@ -311,37 +311,39 @@ class LockedCart:
     listings: dict[int, Listing]
 
 
-_CART_LINES = CartLine.__table__
-#: built once: the cart row locked (its id and currency only), then its lines in a second statement
-_LOCK_CART = DirectStatement(select(Cart.id, Cart.currency).where(Cart.user_id == bindparam("user_id")).with_for_update())
-#: the lines with their listings (the columns checkout reads) and prices, one row per line and price
-_LOCKED_CART_LINES = DirectStatement(
-    select(_CART_LINES.c.id, _CART_LINES.c.variant_id, _CART_LINES.c.quantity,
-           _CART_LINES.c.listing_id.label("line_listing_id"), *cart_services.LISTING_WITH_PRICE_COLUMNS)
-    .select_from(_CART_LINES.outerjoin(cart_services.LISTINGS_JOIN_PRICES,
-                                       Listing.__table__.c.id == _CART_LINES.c.listing_id))
-    .where(_CART_LINES.c.cart_id == bindparam("cart_id"))
+_CARTS, _CART_LINES = Cart.__table__, CartLine.__table__
+#: built once: the buyer's cart (its id and currency) with its lines, their listings (the columns checkout reads)
+#: and prices, one row per line and price; the cart's row and its lines' rows locked (see _lock_cart)
+_LOCK_CART_WITH_LINES = DirectStatement(
+    select(_CARTS.c.id.label("cart_id"), _CARTS.c.currency.label("cart_currency"), _CART_LINES.c.id,
+           _CART_LINES.c.variant_id, _CART_LINES.c.quantity, _CART_LINES.c.listing_id.label("line_listing_id"),
+           *cart_services.LISTING_WITH_PRICE_COLUMNS)
+    .select_from(_CARTS.join(_CART_LINES, _CART_LINES.c.cart_id == _CARTS.c.id)
+                 .outerjoin(cart_services.LISTINGS_JOIN_PRICES, Listing.__table__.c.id == _CART_LINES.c.listing_id))
+    .where(_CARTS.c.user_id == bindparam("user_id"))
     .order_by(_CART_LINES.c.id, *cart_services.PRICE_ORDER)
+    .with_for_update(of=(_CARTS, _CART_LINES))
 )
 _EMPTY_CART = DirectStatement(CartLine.__table__.delete().where(CartLine.__table__.c.cart_id == bindparam("cart_id")))
 
 
 def _lock_cart(user) -> LockedCart | None:
-    """The buyer's cart row locked, then its lines with their listings and prices read afresh in one more query
-    (the listings become this session's objects, where the cart's summary finds them).
+    """The buyer's cart with its lines, their listings and prices, the cart's row and the lines' rows locked, in
+    one statement (the listings become this session's objects, where the cart's summary finds them); None for
+    no cart or an empty one.
 
-    The lines must not be joined to the locking query: a statement that waited for the lock sees the joined
-    rows as they were when it started, so a second checkout would find the lines the first one removed."""
-    row = _LOCK_CART.run(db.session, {"user_id": user.id}).first()
-    if row is None:
+    The lines are locked with the cart, not only joined to it: a statement that waited for a lock reads each row
+    it locked as it is after the wait (a line the checkout it waited for removed is gone), but a row it only
+    joined as it was when the statement began, so a second checkout would find the lines the first one removed."""
+    rows = _LOCK_CART_WITH_LINES.run(db.session, {"user_id": user.id}).all()
+    if not rows:
         return None
-    rows = _LOCKED_CART_LINES.run(db.session, {"cart_id": row.id}).all()
     listings = cart_services.listings_from_rows(rows, fresh=True)
     lines = {}
     for line in rows:
         if line.id not in lines:
             lines[line.id] = LockedCartLine(line.id, line.line_listing_id, line.variant_id, line.quantity)
-    return LockedCart(row.id, row.currency, list(lines.values()), listings)
+    return LockedCart(rows[0].cart_id, rows[0].cart_currency, list(lines.values()), listings)
 
 
 def _emptied(cart: LockedCart, deleted: bool = False) -> None:
