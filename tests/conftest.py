@@ -100,10 +100,44 @@ def app(tmp_path_factory):
         db.engine.dispose()
 
 
+#: PostgreSQL: each table's name with the sequences its columns own (found once per session)
+_owned_sequences: dict[str, list[str]] = {}
+
+
+def _used_tables() -> list[str]:
+    """The tables the test wrote to: rows left, or a sequence drawn from (an insert rolled back leaves none)."""
+    if not _owned_sequences:
+        names = [table.name for table in db.metadata.sorted_tables]
+        _owned_sequences.update({name: [] for name in names})
+        for table, sequence in db.session.execute(text(
+            "SELECT tab.relname, seq.relname FROM pg_depend d"
+            " JOIN pg_class seq ON seq.oid = d.objid AND seq.relkind = 'S'"
+            " JOIN pg_class tab ON tab.oid = d.refobjid WHERE d.deptype IN ('a', 'i')"
+        )):
+            if table in _owned_sequences:
+                _owned_sequences[table].append(sequence)
+    probes = ", ".join(
+        f"""('{table}', EXISTS (SELECT 1 FROM "{table}")"""
+        + "".join(f""" OR (SELECT is_called FROM "{sequence}")""" for sequence in sequences) + ")"
+        for table, sequences in _owned_sequences.items()
+    )
+    return list(db.session.scalars(text(f"SELECT name FROM (VALUES {probes}) AS probe(name, used) WHERE used")))
+
+
 def _empty_tables() -> None:
     tables = list(reversed(db.metadata.sorted_tables))
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        # as TRUNCATE ... RESTART IDENTITY of every table would, but only for the few a test wrote to: a TRUNCATE
+        # of all 42 tables took 115-175 ms after every test, minutes of the suite. The rows go in any order with
+        # triggers off for this transaction (foreign keys and the ledger's immutability are triggers); every
+        # table that holds a row is emptied, so no reference is left dangling.
+        used = _used_tables()
+        if used:
+            db.session.execute(text("SET LOCAL session_replication_role = replica"))
+            for table in used:
+                db.session.execute(text(f'DELETE FROM "{table}"'))
+                for sequence in _owned_sequences[table]:
+                    db.session.execute(text(f"SELECT setval('\"{sequence}\"', 1, false)"))
     else:
         connection = db.session.connection()  # not Session.execute: the ledger's guard refuses ORM deletes
         for table in tables:
