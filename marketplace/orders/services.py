@@ -417,7 +417,8 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
         for view, line, line_shipping in zip(summary.lines, priced.lines, shipping.per_line)
     ]
     history = _history_row(None, OrderStatus.PENDING_PAYMENT, buyer.id, HistoryNote.CHECKOUT)
-    if len(line_values) == 1 and db.session.get_bind().dialect.name == "postgresql":
+    in_one_statement = len(line_values) == 1 and db.session.get_bind().dialect.name == "postgresql"
+    if in_one_statement:
         # most orders: the order, its line and its history in one statement, which empties the cart too
         order_id, number, line_ids, history_id = _insert_one_line_order(values, line_values[0], history, cart.id, now)
         line_values[0]["order_id"] = order_id
@@ -453,7 +454,7 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
         reserve = _kind_hook(line, "reserve")
         if reserve is not None:
             reserve(line)
-    _emptied(cart, deleted=len(line_values) == 1 and db.session.get_bind().dialect.name == "postgresql")
+    _emptied(cart, deleted=in_one_statement)
     return order
 
 
@@ -663,7 +664,7 @@ _UPDATE_ORDER = DirectStatement(update(_ORDERS).where(_ORDERS.c.id == bindparam(
 
 
 def _write_order(order: Order | LockedOrder, changes: dict, history: dict | None = None,
-                 event: tuple[int | None, str] = (None, ""), claim: list[int] = ()) -> bool:
+                 event: tuple[int | None, str] = (None, ""), claim: tuple[int, ...] = ()) -> bool:
     """One UPDATE of the (locked) order's row, no unit-of-work flush, and with `history` (insert_history's
     arguments) the history row of the change: on PostgreSQL in the same statement (_update_with_history), a
     round trip fewer on the payment and fulfilment paths, and with it the payment event `event` (its id and
@@ -985,7 +986,7 @@ def fulfil(order: LockedOrder | None, now: datetime) -> int:
                if line.fulfilled_at is None and line.refunded_at is None and not is_physical_line(line)]
     for line in claimed:
         line.fulfilled_at = now
-    completed = complete_if_fulfilled(order, now, claiming=[line.id for line in claimed])
+    completed = complete_if_fulfilled(order, now, claiming=tuple(line.id for line in claimed))
     if not completed:
         for line in claimed:
             _CLAIM_LINE.run(db.session, {"line_id": line.id, "now": now})
@@ -1016,7 +1017,7 @@ def record_shipment(order: Order, actor, carrier: str, tracking_number: str) -> 
     _record(order, order.status, actor, HistoryNote.SHIPPED, carrier=carrier, tracking_number=tracking_number)
 
 
-def complete_if_fulfilled(order: Order | LockedOrder, now: datetime, actor=None, claiming: list[int] = ()) -> bool:
+def complete_if_fulfilled(order: Order | LockedOrder, now: datetime, actor=None, claiming: tuple[int, ...] = ()) -> bool:
     """Move a paid order (locked by the caller) to fulfilled once every line not refunded is fulfilled (digital
     lines by the fulfilment task, merch when shipped); answers whether it moved. An Order changes through the
     session; a LockedOrder (the task's) with one UPDATE and one history row, which also write the lines
