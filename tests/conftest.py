@@ -100,15 +100,17 @@ def app(tmp_path_factory):
         db.engine.dispose()
 
 
-#: PostgreSQL: each table's name with the sequences its columns own (found once per session)
+#: PostgreSQL: each table's name with the sequences its columns own, and the query naming the tables a test wrote
+#: to (both built once per session)
 _owned_sequences: dict[str, list[str]] = {}
+_used_tables_query = None
 
 
 def _used_tables() -> list[str]:
     """The tables the test wrote to: rows left, or a sequence drawn from (an insert rolled back leaves none)."""
-    if not _owned_sequences:
-        names = [table.name for table in db.metadata.sorted_tables]
-        _owned_sequences.update({name: [] for name in names})
+    global _used_tables_query
+    if _used_tables_query is None:
+        _owned_sequences.update({table.name: [] for table in db.metadata.sorted_tables})
         for table, sequence in db.session.execute(text(
             "SELECT tab.relname, seq.relname FROM pg_depend d"
             " JOIN pg_class seq ON seq.oid = d.objid AND seq.relkind = 'S'"
@@ -116,12 +118,13 @@ def _used_tables() -> list[str]:
         )):
             if table in _owned_sequences:
                 _owned_sequences[table].append(sequence)
-    probes = ", ".join(
-        f"""('{table}', EXISTS (SELECT 1 FROM "{table}")"""
-        + "".join(f""" OR (SELECT is_called FROM "{sequence}")""" for sequence in sequences) + ")"
-        for table, sequences in _owned_sequences.items()
-    )
-    return list(db.session.scalars(text(f"SELECT name FROM (VALUES {probes}) AS probe(name, used) WHERE used")))
+        probes = ", ".join(
+            f"""('{table}', EXISTS (SELECT 1 FROM "{table}")"""
+            + "".join(f""" OR (SELECT is_called FROM "{sequence}")""" for sequence in sequences) + ")"
+            for table, sequences in _owned_sequences.items()
+        )
+        _used_tables_query = text(f"SELECT name FROM (VALUES {probes}) AS probe(name, used) WHERE used")
+    return list(db.session.scalars(_used_tables_query))
 
 
 def _empty_tables() -> None:
