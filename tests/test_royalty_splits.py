@@ -339,3 +339,32 @@ def http_post(url: str, payload: dict, headers: dict) -> tuple[int, str]:
 
 def http_put(url: str, payload: dict, headers: dict) -> tuple[int, str]:
     return _send("PUT", url, payload, headers)
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="the rules read as JSON inside another statement: PostgreSQL only")
+def test_the_rules_read_with_a_paid_orders_lock_are_the_rules_read_on_their_own(make, cast):
+    """The webhook reads the lines' split rules inside the statement that locks the order (rule_rows_as_json):
+    they must be what rules_for reads, for a listing with the default rule, one with a fee override and no split,
+    and one whose three-party split replaced an earlier version."""
+    from sqlalchemy import literal
+
+    owner, operator, now = cast["owner"], make.operator(), utcnow()
+    default_rule = make.listing(owner, kind="course")
+    fee_only = make.listing(owner, kind="course")
+    splits.set_platform_fee(operator, fee_only, 1500, now)
+    shared = cast["listing"]
+    splits.set_split(owner, shared, [{"user_id": owner.id, "role": "creator", "bp": 9000}], now)
+    splits.set_split(owner, shared, three_way(cast), now)
+    for party in (cast["member"], cast["designer"]):
+        for offer in splits.waiting_shares(party):
+            splits.accept_share(party, offer.id, now)
+    db.session.commit()
+    listing_ids = [default_rule.id, fee_only.id, shared.id]
+
+    read_with_lock = [db.session.scalar(select(splits.rule_rows_as_json(literal(listing_id)))) for listing_id in listing_ids]
+    rules = splits.rules_from_rows([row for rows in read_with_lock for row in rows])
+
+    assert rules == splits.rules_for(listing_ids)
+    assert [party.bp for party in rules[shared.id].parties] == [6000, 2000, 1000]
+    assert rules[fee_only.id].platform_fee_bp == 1500 and rules[default_rule.id].platform_fee_bp == 1000
+    assert db.session.scalar(select(splits.rule_rows_as_json(literal(999999)))) == []

@@ -831,17 +831,22 @@ class LockedOrder:
     for fulfilment, its buyer (email, locale, display_name). The confirmation and the ledger read it like an
     Order."""
 
-    __slots__ = ("id", "status", "buyer_id", "number", "currency", "subtotal", "discount", "coupon_code",
-                 "shipping_total", "shipping_address", "total", "locale", "fulfilled_at", "lines", "buyer")
+    #: the columns _LOCK_FOR_FULFILMENT and _LOCK_FOR_PAYMENT read
+    COLUMNS = ("id", "status", "buyer_id", "number", "currency", "subtotal", "discount", "coupon_code",
+               "shipping_total", "shipping_address", "total", "locale")
+    __slots__ = (*COLUMNS, "fulfilled_at", "lines", "buyer", "rules")
 
-    def __init__(self, row, lines: list["LockedLine"], with_buyer: bool = True):
-        for name in self.__slots__[:-3]:  # the columns _LOCK_FOR_FULFILMENT and _LOCK_FOR_PAYMENT read
+    def __init__(self, row, lines: list["LockedLine"], with_buyer: bool = True, rules: dict | None = None):
+        for name in self.COLUMNS:
             setattr(self, name, getattr(row, name))
         self.fulfilled_at = None
         self.lines = lines
         for line in lines:
             line.order = self
         self.buyer = _Buyer(row.buyer_email, row.buyer_locale, row.buyer_display_name) if with_buyer else None
+        #: the split rules of the lines' listings (royalties.splits.Rule by listing id) when read with the lock, else
+        #: None: the ledger reads them
+        self.rules = rules
 
     def money(self, amount: int) -> Money:
         return Money(amount, self.currency)
@@ -901,7 +906,7 @@ def _lock_with_lines(*columns, join_buyer: bool = False) -> DirectStatement:
 
 #: built once (the fulfilment task runs after every paid order), from the tables' columns: an ORM-enabled select
 #: costs more to run, for rows read as plain tuples anyway
-_LOCKED_ORDER_COLUMNS = tuple(_ORDERS.c[name] for name in LockedOrder.__slots__[:-3])
+_LOCKED_ORDER_COLUMNS = tuple(_ORDERS.c[name] for name in LockedOrder.COLUMNS)
 _LOCK_FOR_FULFILMENT = _lock_with_lines(
     *_LOCKED_ORDER_COLUMNS, _USERS.c.email.label("buyer_email"), _USERS.c.locale.label("buyer_locale"),
     _USERS.c.display_name.label("buyer_display_name"), join_buyer=True)
@@ -913,13 +918,20 @@ _CLAIM_LINE = DirectStatement(
 )
 
 
-def _locked_order(rows, with_buyer: bool) -> LockedOrder | None:
+def _locked_order(rows, with_buyer: bool, with_rules: bool = False) -> LockedOrder | None:
     """The LockedOrder the rows of a locking statement make (one per line), or None without rows (no such order:
-    every order has a line)."""
+    every order has a line). `with_rules`: each row has its listing's rule_rows (splits.rule_rows_as_json)."""
     if not rows or rows[0].id is None:
         return None
     currency = rows[0].currency
-    return LockedOrder(rows[0], [LockedLine(row, currency, prefix="line_") for row in rows], with_buyer=with_buyer)
+    rules = None
+    if with_rules:
+        from marketplace.royalties.splits import rules_from_rows
+
+        by_listing = {row.line_listing_id: row.rule_rows for row in rows}
+        rules = rules_from_rows([rule_row for rule_rows in by_listing.values() for rule_row in rule_rows or ()])
+    return LockedOrder(rows[0], [LockedLine(row, currency, prefix="line_") for row in rows], with_buyer=with_buyer,
+                       rules=rules)
 
 
 def lock_for_fulfilment(order_id: int) -> LockedOrder | None:
@@ -934,9 +946,13 @@ def lock_for_payment(order_id: int) -> LockedOrder | None:
 
 
 def _store_event_and_lock_for_payment() -> DirectStatement:
+    from marketplace.royalties.splits import rule_rows_as_json
+
     stored = (postgresql_insert(_EVENTS).values({name: bindparam(name) for name in _STORED_EVENT_COLUMNS})
               .on_conflict_do_nothing(index_elements=["gateway", "event_id"]).returning(_EVENTS.c.id).cte("stored"))
-    locked = _LOCK_FOR_PAYMENT.statement.subquery().lateral("locked")
+    # the split rules the ledger posts the sale by come with the lines (each line's listing's, unlocked)
+    locked = _lock_with_lines(*_LOCKED_ORDER_COLUMNS, rule_rows_as_json(_ORDER_LINES.c.listing_id)) \
+        .statement.subquery().lateral("locked")
     return DirectStatement(
         select(stored.c.id.label("stored_id"), *locked.c)
         .select_from(stored.outerjoin(locked, true())).order_by(locked.c.line_id)
@@ -955,7 +971,7 @@ def store_event_and_lock_for_payment(event: dict, order_id: int) -> tuple[int | 
     rows = _STORE_EVENT_AND_LOCK_FOR_PAYMENT.run(db.session, {**event, "order_id": order_id}).all()
     if not rows:
         return None, None
-    return rows[0].stored_id, _locked_order(rows, with_buyer=False)
+    return rows[0].stored_id, _locked_order(rows, with_buyer=False, with_rules=True)
 
 
 def fulfil_order(order_id: int, now: datetime) -> int:

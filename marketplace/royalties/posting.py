@@ -83,8 +83,11 @@ def _shipping_posting(line, rule: Rule, currency: str) -> Posting:
 
 
 def post_sale(order, now: datetime) -> int | None:
-    """The (locked) order was just paid: post its split once (key "sale:order:<id>")."""
-    rules = rules_for({line.listing_id for line in order.lines})
+    """The (locked) order was just paid: post its split once (key "sale:order:<id>"), by the rules read with the
+    order's lock when they were (orders.services.LockedOrder.rules), else read now."""
+    rules = getattr(order, "rules", None)
+    if rules is None:
+        rules = rules_for({line.listing_id for line in order.lines})
     return ledger.post(f"sale:order:{order.id}", TransactionKind.SALE, order.currency, sale_postings(order, rules),
                        now, order_id=order.id, order_number=order.number)
 

@@ -13,7 +13,8 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Brand, BrandMembership, CreatorProfile, User
@@ -121,32 +122,51 @@ class Rule:
         return next((party for party in self.parties if party.role == role), None)
 
 
-#: built once (a cached statement is not compiled again): each listing with its owner, its fee override and its
-#: active versions' parties, oldest version first; a listing without an active version comes back as one row
-#: with no split
+#: what a rule is read from, per listing: its owner, its fee override and its active versions' parties (a listing
+#: without an active version has one row with no split)
+_RULE_COLUMNS = (Listing.id, CreatorProfile.user_id, ListingPlatformFee.bp, RoyaltySplit.id, RoyaltySplit.platform_fee_bp,
+                 RoyaltySplit.gateway_fee_bearer, RoyaltySplit.fulfilled_by, SplitParty.user_id, SplitParty.brand_id,
+                 SplitParty.role, SplitParty.bp)
+#: the rows of a rule oldest version first (rules_from_rows lets the newest win)
+_RULE_ORDER = (Listing.id, RoyaltySplit.version, SplitParty.position, SplitParty.id)
+
+
+def _rule_rows(*columns):
+    return (
+        select(*columns)
+        .join(CreatorProfile, CreatorProfile.id == Listing.creator_id)
+        .outerjoin(ListingPlatformFee, ListingPlatformFee.listing_id == Listing.id)
+        .outerjoin(RoyaltySplit, (RoyaltySplit.listing_id == Listing.id) & (RoyaltySplit.status == SplitStatus.ACTIVE))
+        .outerjoin(SplitParty, SplitParty.split_id == RoyaltySplit.id)
+    )
+
+
+#: built once (a cached statement is not compiled again)
 _RULES = DirectStatement(
-    select(Listing.id, CreatorProfile.user_id, ListingPlatformFee.bp, RoyaltySplit.id, RoyaltySplit.platform_fee_bp,
-           RoyaltySplit.gateway_fee_bearer, RoyaltySplit.fulfilled_by, SplitParty.user_id, SplitParty.brand_id,
-           SplitParty.role, SplitParty.bp)
-    .join(CreatorProfile, CreatorProfile.id == Listing.creator_id)
-    .outerjoin(ListingPlatformFee, ListingPlatformFee.listing_id == Listing.id)
-    .outerjoin(RoyaltySplit, (RoyaltySplit.listing_id == Listing.id) & (RoyaltySplit.status == SplitStatus.ACTIVE))
-    .outerjoin(SplitParty, SplitParty.split_id == RoyaltySplit.id)
-    .where(Listing.id.in_(bindparam("listing_ids", expanding=True)))
-    .order_by(Listing.id, RoyaltySplit.version, SplitParty.position, SplitParty.id)
+    _rule_rows(*_RULE_COLUMNS).where(Listing.id.in_(bindparam("listing_ids", expanding=True))).order_by(*_RULE_ORDER)
 )
 
 
-def rules_for(listing_ids) -> dict[int, Rule]:
-    """The rule each listing's sales are split by now: its active version, else the default (the streamer
-    takes everything but the platform fee). Listings that no longer exist are left out."""
-    listing_ids = {i for i in listing_ids if i is not None}
-    if not listing_ids:
-        return {}
+def rule_rows_as_json(listing_id):
+    """PostgreSQL: a scalar subquery answering, as one JSON array, the rows rules_from_rows reads for the listing
+    whose id `listing_id` (a column of the enclosing statement) gives: a statement that reads an order's lines
+    reads the rules their sale is split by with them, a round trip fewer than rules_for after it."""
+    row = func.json_build_array(*_RULE_COLUMNS)
+    return (
+        _rule_rows(func.coalesce(func.json_agg(aggregate_order_by(row, *_RULE_ORDER)), text("'[]'::json")))
+        .where(Listing.id == listing_id)
+        .scalar_subquery()
+        .label("rule_rows")
+    )
+
+
+def rules_from_rows(rows) -> dict[int, Rule]:
+    """The rules rows of _RULE_COLUMNS (oldest version first per listing) describe: a listing's active version,
+    else the default (the streamer takes everything but the platform fee)."""
     rules: dict[int, Rule] = {}
     default = None
     for (listing_id, owner_id, override, split_id, fee_bp, bearer, fulfilled_by, party_user_id, party_brand_id,
-         role, bp) in _RULES.run(db.session, {"listing_ids": sorted(listing_ids)}):
+         role, bp) in rows:
         if split_id is None:  # no active version: the streamer takes everything but the platform fee
             if override is None and default is None:
                 default = default_fee_bp()
@@ -161,6 +181,15 @@ def rules_for(listing_ids) -> dict[int, Rule]:
             rule = replace(rule, parties=(*rule.parties, RuleParty(party_user_id, party_brand_id, role, bp)))
         rules[listing_id] = rule
     return rules
+
+
+def rules_for(listing_ids) -> dict[int, Rule]:
+    """The rule each listing's sales are split by now (see rules_from_rows). Listings that no longer exist are
+    left out."""
+    listing_ids = {i for i in listing_ids if i is not None}
+    if not listing_ids:
+        return {}
+    return rules_from_rows(_RULES.run(db.session, {"listing_ids": sorted(listing_ids)}))
 
 
 # ---------------------------------------------------------------- who may act
