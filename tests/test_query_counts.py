@@ -42,9 +42,9 @@ def test_browse_home_and_storefront_do_not_query_per_listing(client, make):
 # ---------------------------------------------------------------- the checkout money path
 
 #: statements per request of the checkout flow (bench/checkout_flow.py sends these at 100 orders/s): the
-#: token and its user (1); the cart with its lines (1), the added listing with those of the lines and the prices (1),
+#: token and its user (1); the cart with its lines, the added listing and those of the lines with their prices (1),
 #: the new line (1)
-CART_ADD_STATEMENTS = 4
+CART_ADD_STATEMENTS = 3
 #: token (1), cart and lines locked and read with their listings and prices (1), the order, its lines and its history
 #: inserted with the cart emptied (a one-line order: 1 statement on PostgreSQL; else the order (1), its lines (1,
 #: one statement for all), its history (1), the cart emptied (1)), the payment session stored (1)

@@ -43,8 +43,7 @@ def get_cart():
 def add_line(body):
     """Published listings only; adding a listing already in the cart adds to its quantity (digital items stay at 1).
     A merch listing with variants needs `variant_id`, and no more than the variant has in stock (409 when sold out)."""
-    cart = services.user_cart(current_api_user())
-    services.add_line(cart, body["listing_id"], body["quantity"], body["variant_id"])
+    cart = services.add_to_user_cart(current_api_user(), body["listing_id"], body["quantity"], body["variant_id"])
     # serialised before the commit, which would otherwise expire the cart and reload it piece by piece
     response = jsonify(CART_OUT.dump(_summary(cart)))
     db.session.commit()

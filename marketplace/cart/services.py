@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, insert, inspect, select
+from sqlalchemy import bindparam, func, insert, inspect, literal, null, select, type_coerce, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -156,7 +156,11 @@ _CART_ROWS = DirectStatement(
 
 def _load_cart(user) -> Cart | None:
     """The user's cart with its lines, in one query (their listings are not loaded: see `_listings_by_id`)."""
-    rows = _CART_ROWS.run(db.session, {"user_id": user.id}).all()
+    return _cart_from_rows(_CART_ROWS.run(db.session, {"user_id": user.id}).all())
+
+
+def _cart_from_rows(rows) -> Cart | None:
+    """The cart (with its lines) that rows of _CART_ROWS's columns hold, as this session's objects; None without rows."""
     if not rows:
         return None
     first = rows[0]._mapping
@@ -193,6 +197,25 @@ def user_cart(user) -> Cart:
     return cart
 
 
+def add_to_user_cart(user, listing_id, quantity: int = 1, variant_id: int | None = None) -> Cart:
+    """add_line to the user's cart (created when they have none); answers the cart. The cart, its lines and the
+    listings add_line checks (the added one and those of the lines, with their prices) are read in one statement."""
+    listings = {}
+    cart = None
+    if isinstance(listing_id, int) and not isinstance(listing_id, bool):
+        rows = _CART_AND_LISTINGS_ROWS.run(db.session, {"user_id": user.id, "listing_id": listing_id}).all()
+        cart = _cart_from_rows([row for row in rows if row.part == "cart"])
+        # held here while add_line runs: the session keeps unchanged objects only while something refers to them
+        listings = listings_from_rows([row for row in rows if row.part == "listings"])
+        if cart is not None:
+            _hold_listings(cart, listings)
+    if cart is None:
+        cart = user_cart(user)
+    add_line(cart, listing_id, quantity, variant_id)
+    del listings
+    return cart
+
+
 def item_count(user) -> int:
     """How many items the signed-in user's cart holds (the header's badge)."""
     total = db.session.scalar(
@@ -225,6 +248,28 @@ _LISTINGS_WITH_PRICES = DirectStatement(
     select(*LISTING_WITH_PRICE_COLUMNS).select_from(LISTINGS_JOIN_PRICES)
     .where(_LISTINGS.c.id.in_(bindparam("ids", expanding=True))).order_by(*PRICE_ORDER)
 )
+
+
+def _cart_and_listings_rows() -> DirectStatement:
+    """_CART_ROWS and _LISTINGS_WITH_PRICES in one statement (UNION ALL, each row's `part` naming its half): the
+    user's cart with its lines, then the listing `listing_id` and those of the cart's lines with their prices."""
+    cart_columns = [*_CART_ROWS.statement.selected_columns]
+    listing_columns = [*LISTING_WITH_PRICE_COLUMNS]
+
+    def nothing_for(columns):
+        return [type_coerce(null(), column.type).label(column.key) for column in columns]
+
+    cart_part = _CART_ROWS.statement.with_only_columns(literal("cart").label("part"), *cart_columns,
+                                                       *nothing_for(listing_columns)).order_by(None)
+    in_cart = select(_LINES.c.listing_id).join(_CARTS, _CARTS.c.id == _LINES.c.cart_id) \
+        .where(_CARTS.c.user_id == bindparam("user_id"))
+    listings_part = (
+        select(literal("listings").label("part"), *nothing_for(cart_columns), *listing_columns)
+        .select_from(LISTINGS_JOIN_PRICES)
+        .where((_LISTINGS.c.id == bindparam("listing_id")) | _LISTINGS.c.id.in_(in_cart))
+    )
+    both = union_all(cart_part, listings_part).subquery("cart_and_listings")
+    return DirectStatement(select(both).order_by(both.c.part, both.c.line_id, both.c.listing_id, both.c.price_currency))
 
 
 def listings_from_rows(rows, fresh: bool = False) -> dict[int, Listing]:
@@ -269,6 +314,10 @@ def _listings_by_id(ids) -> dict[int, Listing]:
     if missing:
         found.update(listings_from_rows(_LISTINGS_WITH_PRICES.run(db.session, {"ids": sorted(missing)})))
     return found
+
+
+#: built once; see add_to_user_cart
+_CART_AND_LISTINGS_ROWS = _cart_and_listings_rows()
 
 
 def _hold_listings(cart: AnyCart, listings: dict[int, Listing]) -> None:
