@@ -8,6 +8,7 @@ COURSE = kinds.ProductKind(
     label=_l("Course"),
     blurb=_l("Lessons packaged by streamers who have done it"),
     fulfil=downloads.grant_for_line,
+    fulfil_lines=downloads.GRANT_FOR_LINES,
     revoke=downloads.revoke_for_line,
 )
 

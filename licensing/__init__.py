@@ -8,6 +8,7 @@ STUDIO_SETUP = kinds.ProductKind(
     label=_l("Studio setup"),
     blurb=_l("The look and kit of a stream room, licensed to brands"),
     fulfil=downloads.grant_for_line,
+    fulfil_lines=downloads.GRANT_FOR_LINES,
     revoke=downloads.revoke_for_line,
 )
 

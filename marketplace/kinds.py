@@ -19,6 +19,15 @@ ListingSection = Callable[["object", "object"], "str | None"]
 LineHook = Callable[["object"], None]
 
 
+@dataclass(frozen=True, eq=False)
+class FulfilLines:
+    """ProductKind.fulfil_lines: functions answering the statement (built once, on first use: product packages
+    register before the models are imported) and its parameters for delivering the lines of these ids."""
+
+    statement: Callable[[], object]
+    params: Callable[[tuple[int, ...]], dict]
+
+
 @dataclass(frozen=True)
 class DownloadableFile:
     """A file a buyer of a listing may download (an export the kind built, an attachment the seller added)."""
@@ -64,6 +73,11 @@ class ProductKind:
     #: deliver the line (a download entitlement, an enrolment, a licence grant, a shipment to prepare);
     #: called once per line, from a Celery task after the payment's commit
     fulfil: LineHook | None = None
+    #: optional, PostgreSQL: what `fulfil` does, for many lines at once, as an INSERT ... SELECT (a Core statement)
+    #: that the fulfilment task writes inside the statement moving the order to fulfilled, a round trip fewer than a
+    #: call per line. Its parameters (the lines' ids among them) come from `params(line_ids)`. Kinds that deliver
+    #: alike share one statement (marketplace.downloads).
+    fulfil_lines: FulfilLines | None = None
     #: the line was refunded: take back what `fulfil` granted (safe when nothing was granted yet)
     revoke: LineHook | None = None
     #: the files the kind itself builds for a listing's buyers (sticker exports), beside the files the seller

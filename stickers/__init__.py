@@ -39,6 +39,7 @@ STICKER_PACK = kinds.ProductKind(
     manage_label=_l("Stickers"),
     prepare_demo=_prepare_demo,
     fulfil=downloads.grant_for_line,
+    fulfil_lines=downloads.GRANT_FOR_LINES,
     revoke=downloads.revoke_for_line,
     downloadable_files=_export_files,
 )

@@ -13,7 +13,7 @@ from marketplace.catalog import services as catalog
 from marketplace.orders.models import Order, OrderEmail, OrderLine, PaymentEvent, Refund
 from marketplace.payments import local_gateway, webhook_secret
 from tests.api_support import assert_problem, bearer_for
-from tests.order_support import add, count, order_row
+from tests.order_support import add, count, order_row, record_deliveries
 from tests.shipping_support import ADDRESS, ships_free
 
 PRICES = [{"currency": "CNY", "amount": 1200}, {"currency": "USD", "amount": 199}]
@@ -114,9 +114,7 @@ def test_declining_keeps_the_order_open_with_the_failure_in_its_history(client, 
 
 
 def test_a_replayed_or_duplicated_event_changes_nothing_twice(client, make, headers, monkeypatch):
-    fulfilled = []
-    kind = kinds.get("course")
-    monkeypatch.setitem(kinds._registry, "course", kind.__class__(**{**kind.__dict__, "fulfil": lambda line: fulfilled.append(line.id)}))
+    fulfilled = record_deliveries(monkeypatch)
     add(client, headers, published(make))
     body = place(client, headers).get_json()
     event = local_gateway.completed_event(order_row(body["id"]))

@@ -118,6 +118,44 @@ def test_paying_writes_one_confirmation_with_the_lines_total_and_a_link(client, 
     assert db.session.scalars(select(OrderEmail.key)).all() == ["confirmation"]
 
 
+def test_a_digital_orders_delivery_and_confirmation_happen_once_however_often_the_task_runs(
+        client, make, headers, fan, outbox):
+    """Two digital kinds in one order: both lines delivered and the confirmation recorded and sent by the payment's
+    fulfilment (on PostgreSQL in the order's move to fulfilled); running the task again delivers and sends nothing."""
+    from marketplace.downloads.models import Entitlement
+
+    course, setup = published(make, kind="course"), published(make, kind="studio_setup")
+    add(client, headers, course)
+    add(client, headers, setup)
+    order = place(client, headers)
+    pay(client, order)
+
+    assert db.session.get(Order, order["id"]).status == "fulfilled"
+    granted = db.session.scalars(select(Entitlement.listing_id).where(Entitlement.user_id == fan.id)).all()
+    assert sorted(granted) == sorted([course.id, setup.id])
+    assert len(messages_in(outbox)) == 1
+    db.session.rollback()  # the task's own session writes: this one must not hold SQLite's read lock
+    assert tasks.fulfil_order(order["id"], "confirmation") == 0
+    assert len(messages_in(outbox)) == 1
+    assert db.session.scalars(select(OrderEmail.key)).all() == ["confirmation"]
+
+
+def test_a_confirmation_recorded_before_the_delivery_is_not_sent_again_by_it(client, make, headers, fan, outbox):
+    from marketplace.downloads.models import Entitlement
+
+    add(client, headers, published(make))
+    order = place(client, headers)
+    db.session.add(OrderEmail(order_id=order["id"], key="confirmation"))  # as if a sweep had sent it already
+    db.session.commit()
+
+    pay(client, order)
+
+    assert db.session.get(Order, order["id"]).status == "fulfilled"
+    assert db.session.scalar(select(Entitlement.id).where(Entitlement.user_id == fan.id)) is not None
+    assert messages_in(outbox) == []
+    assert db.session.scalars(select(OrderEmail.key)).all() == ["confirmation"]
+
+
 def test_an_unpaid_or_cancelled_order_gets_no_email(client, make, headers, outbox):
     add(client, headers, published(make))
     order = place(client, headers)

@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 
 from app.db import utcnow
 from app.extensions import db
-from marketplace import kinds
 from marketplace.cart.models import CartLine
 from marketplace.orders.models import Order, OrderEmail, OrderLine, PaymentEvent
 from marketplace.payments import local_gateway, webhook_secret
 from tests.api_support import bearer_for
 from tests.conftest import ON_POSTGRES
+from tests.order_support import record_deliveries
 
 pytestmark = [
     pytest.mark.postgres_only,
@@ -118,17 +118,8 @@ def assert_one_created_one_conflict(answers: list[Answer]) -> Answer:
 
 @pytest.fixture
 def fulfilled(monkeypatch):
-    """Line ids in the order the course kind's `fulfil` hook saw them (server threads append concurrently)."""
-    seen: list[int] = []
-    lock = threading.Lock()
-
-    def record(line):
-        with lock:
-            seen.append(line.id)
-
-    kind = kinds.get("course")
-    monkeypatch.setitem(kinds._registry, "course", kind.__class__(**{**kind.__dict__, "fulfil": record}))
-    return seen
+    """Line ids in the order the course kind delivered them (server threads append concurrently)."""
+    return record_deliveries(monkeypatch)
 
 
 def test_each_event_delivered_three_times_concurrently_pays_and_fulfils_each_order_once(

@@ -6,11 +6,30 @@ hooks); this module stays light to import because they import it while registeri
 """
 from __future__ import annotations
 
+from marketplace.kinds import FulfilLines
+
 
 def grant_for_line(line) -> None:
     from marketplace.downloads.services import grant_for_line as grant
 
     grant(line)
+
+
+def _grant_for_lines_statement():
+    from marketplace.downloads.services import GRANT_FOR_LINES_STATEMENT
+
+    return GRANT_FOR_LINES_STATEMENT
+
+
+def _grant_params(line_ids: tuple[int, ...]) -> dict:
+    from marketplace.downloads.services import grant_params
+
+    return {**grant_params(), "fulfil_line_ids": list(line_ids)}
+
+
+#: the digital kinds' ProductKind.fulfil_lines: grant_for_line for all the lines the fulfilment task delivers at once,
+#: inside its statement moving the order to fulfilled (PostgreSQL)
+GRANT_FOR_LINES = FulfilLines(_grant_for_lines_statement, _grant_params)
 
 
 def revoke_for_line(line) -> None:

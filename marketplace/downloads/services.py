@@ -14,7 +14,7 @@ from typing import BinaryIO
 from flask import current_app, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import ARRAY, Integer, any_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from werkzeug.http import parse_range_header
@@ -47,25 +47,38 @@ _UNSAFE_NAME_CHARACTERS = re.compile(r'[\x00-\x1f\x7f"*:<>?\\/|]+')
 
 _entitlements = Entitlement.__table__
 _order_lines = OrderLine.__table__
-#: built once: one INSERT ... SELECT (the buyer from the order, nothing when the line already has one); the
-#: unique order_line_id still refuses a second entitlement should two grants ever run at once
-_GRANT_FOR_LINE = DirectStatement(insert(_entitlements).from_select(
-    ["user_id", "listing_id", "order_line_id", "downloads_per_file", "granted_at"],
-    select(Order.__table__.c.buyer_id, _order_lines.c.listing_id, _order_lines.c.id,
-           bindparam("downloads_per_file"), bindparam("granted_at", type_=_entitlements.c.granted_at.type))
-    .select_from(_order_lines.join(Order.__table__, Order.__table__.c.id == _order_lines.c.order_id))
-    .where(_order_lines.c.id == bindparam("line_id"),
-           ~select(_entitlements.c.id).where(_entitlements.c.order_line_id == _order_lines.c.id).exists()),
-))
+
+
+def _grant(lines):
+    """One INSERT ... SELECT granting the lines the condition `lines` picks (the buyer from the order, nothing for a
+    line that already has one); the unique order_line_id still refuses a second entitlement should two grants ever
+    run at once."""
+    return insert(_entitlements).from_select(
+        ["user_id", "listing_id", "order_line_id", "downloads_per_file", "granted_at"],
+        select(Order.__table__.c.buyer_id, _order_lines.c.listing_id, _order_lines.c.id,
+               bindparam("downloads_per_file"), bindparam("granted_at", type_=_entitlements.c.granted_at.type))
+        .select_from(_order_lines.join(Order.__table__, Order.__table__.c.id == _order_lines.c.order_id))
+        .where(lines, ~select(_entitlements.c.id).where(_entitlements.c.order_line_id == _order_lines.c.id).exists()),
+    )
+
+
+#: built once
+_GRANT_FOR_LINE = DirectStatement(_grant(_order_lines.c.id == bindparam("line_id")))
+
+
+def grant_params() -> dict:
+    """The parameters of a grant other than its lines."""
+    return {"downloads_per_file": current_app.config["ENCORE_DOWNLOADS_PER_FILE"], "granted_at": utcnow()}
+
+
+#: marketplace.downloads.GRANT_FOR_LINES's statement: grant_for_line for every line `fulfil_line_ids` names
+GRANT_FOR_LINES_STATEMENT = _grant(_order_lines.c.id == any_(bindparam("fulfil_line_ids", type_=ARRAY(Integer))))
 
 
 def grant_for_line(line: OrderLine) -> None:
     """Fulfil a digital line: the buyer may download the listing's files. Granting twice grants once. Reads
     only `line.id` (the fulfilment task passes the line it read with Core)."""
-    _GRANT_FOR_LINE.run(db.session, {
-        "line_id": line.id, "downloads_per_file": current_app.config["ENCORE_DOWNLOADS_PER_FILE"],
-        "granted_at": utcnow(),
-    })
+    _GRANT_FOR_LINE.run(db.session, {"line_id": line.id, **grant_params()})
 
 
 def revoke_for_line(line: OrderLine) -> None:

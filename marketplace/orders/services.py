@@ -34,6 +34,7 @@ from marketplace.orders.models import (
     CLOSED_UNPAID_STATES,
     PAID_STATES,
     Order,
+    OrderEmail,
     OrderLine,
     OrderStatus,
     OrderStatusChange,
@@ -191,19 +192,25 @@ def _insert_for_order_of(order_id, table, columns: tuple[str, ...], prefix: str)
     )
 
 
-#: (the columns an UPDATE sets, whether it records a payment event, whether it claims lines) -> its statement (a
-#: handful of shapes: paid, fulfilled, flagged)
-_UPDATES_WITH_HISTORY: dict[tuple[tuple[str, ...], bool, bool], DirectStatement] = {}
+#: (the columns an UPDATE sets, whether it records a payment event, whether it claims lines, the kind statement it
+#: delivers lines by, whether it records an email) -> its statement (a handful of shapes: paid, fulfilled, flagged)
+_UPDATES_WITH_HISTORY: dict[tuple, DirectStatement] = {}
 _EVENTS = PaymentEvent.__table__
+_ORDER_EMAILS = OrderEmail.__table__
 
 
-def _update_with_history(columns: tuple[str, ...], with_event: bool = False, with_claim: bool = False) -> DirectStatement:
+def _update_with_history(columns: tuple[str, ...], with_event: bool = False, with_claim: bool = False,
+                         grant: kinds.FulfilLines | None = None, with_email: bool = False) -> DirectStatement:
     """PostgreSQL: UPDATE the order's `columns` and INSERT its history row in one statement, the UPDATE's
     RETURNING feeding the INSERT (no row updated, no history written). In the same statement, `with_event`
     records the payment event that caused the change (its order and outcome: parameters stored_event_id,
     event_outcome), `with_claim` marks lines fulfilled at the order's fulfilled_at (claimed_line_ids; the
-    fulfilled_at IS NULL guard of _CLAIM_LINE). Built once per shape."""
-    statement = _UPDATES_WITH_HISTORY.get((columns, with_event, with_claim))
+    fulfilled_at IS NULL guard of _CLAIM_LINE), `grant` delivers lines through their kind's fulfil_lines statement
+    (fulfil_line_ids and its parameters), and `with_email` records the email `email_key` as sent at `email_sent_at`
+    unless it was before (as insert_once; the statement answers how many it recorded: 1 or 0). Built once per
+    shape."""
+    key = (columns, with_event, with_claim, grant, with_email)
+    statement = _UPDATES_WITH_HISTORY.get(key)
     if statement is None:
         # the order's id is not named order_id: an UPDATE sets every column its parameters name, and the lines and
         # the events have an order_id column
@@ -220,7 +227,19 @@ def _update_with_history(columns: tuple[str, ...], with_event: bool = False, wit
                     _ORDER_LINES.c.id == any_(bindparam("claimed_line_ids", type_=ARRAY(Integer))),
                     _ORDER_LINES.c.fulfilled_at.is_(None),
                 ).values(fulfilled_at=bindparam("fulfilled_at")).cte("claimed_lines"))
-        statement = _UPDATES_WITH_HISTORY[(columns, with_event, with_claim)] = DirectStatement(insert_history)
+        if grant is not None:
+            insert_history = insert_history.add_cte(grant.statement().cte("granted_lines"))
+        if with_email:
+            recorded_email = (
+                postgresql_insert(_ORDER_EMAILS).from_select(
+                    ["order_id", "key", "sent_at"],
+                    select(updated.c.id, bindparam("email_key", type_=_ORDER_EMAILS.c.key.type),
+                           bindparam("email_sent_at", type_=_ORDER_EMAILS.c.sent_at.type)))
+                .on_conflict_do_nothing(index_elements=["order_id", "key"]).returning(_ORDER_EMAILS.c.id)
+                .cte("recorded_email"))
+            insert_history = insert_history.add_cte(recorded_email).returning(
+                select(func.count()).select_from(recorded_email).scalar_subquery().label("emails_recorded"))
+        statement = _UPDATES_WITH_HISTORY[key] = DirectStatement(insert_history)
     return statement
 
 
@@ -663,28 +682,45 @@ def mark_paid(order: Order | LockedOrder, payment_reference: str | None, amount:
 _UPDATE_ORDER = DirectStatement(update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id")))
 
 
+@dataclass(frozen=True, slots=True)
+class _Written:
+    #: the history row and what came with it (event, claims, grants, email) were written in the order's UPDATE
+    in_one_statement: bool = False
+    #: the email was recorded now (False: it was before); None when it was not asked for or not written
+    email_recorded: bool | None = None
+
+
 def _write_order(order: Order | LockedOrder, changes: dict, history: dict | None = None,
-                 event: tuple[int | None, str] = (None, ""), claim: tuple[int, ...] = ()) -> bool:
+                 event: tuple[int | None, str] = (None, ""), claim: tuple[int, ...] = (),
+                 grant: tuple[kinds.FulfilLines, tuple[int, ...]] | None = None, email_key: str | None = None) -> _Written:
     """One UPDATE of the (locked) order's row, no unit-of-work flush, and with `history` (insert_history's
     arguments) the history row of the change: on PostgreSQL in the same statement (_update_with_history), a
     round trip fewer on the payment and fulfilment paths, and with it the payment event `event` (its id and
-    outcome) that caused the change and the lines `claim` (ids) marked fulfilled at changes["fulfilled_at"].
-    Answers whether it recorded the event (else the caller does). A loaded Order is given the values written, so
-    it reads as the database does (its history is read again if used); for a LockedOrder, an Order this session
-    holds for the same row is expired instead."""
+    outcome) that caused the change, the lines `claim` (ids) marked fulfilled at changes["fulfilled_at"], the
+    lines `grant` delivers through their kind's fulfil_lines, and the email `email_key` recorded as sent. The
+    answer says whether those came with the UPDATE (else the caller writes them). A loaded Order is given the
+    values written, so it reads as the database does (its history is read again if used); for a LockedOrder, an
+    Order this session holds for the same row is expired instead."""
     event_id, event_outcome = event
-    recorded = False
+    written = _Written()
     if history is None:
         _UPDATE_ORDER.run(db.session, {"order_id": order.id, **changes})
     elif db.session.get_bind().dialect.name == "postgresql":
-        recorded = event_id is not None
         params = {"changed_order_id": order.id, **changes,
                   **_prefixed("history", _history_row(**history), _HISTORY_COLUMNS)}
-        if recorded:
+        if event_id is not None:
             params.update(stored_event_id=event_id, event_outcome=event_outcome)
         if claim:
             params["claimed_line_ids"] = list(claim)
-        _update_with_history(tuple(changes), with_event=recorded, with_claim=bool(claim)).run(db.session, params)
+        statement_of_kind = None
+        if grant is not None:
+            statement_of_kind, granted_ids = grant
+            params.update(statement_of_kind.params(granted_ids))
+        if email_key is not None:
+            params.update(email_key=email_key, email_sent_at=utcnow())
+        result = _update_with_history(tuple(changes), with_event=event_id is not None, with_claim=bool(claim),
+                                      grant=statement_of_kind, with_email=email_key is not None).run(db.session, params)
+        written = _Written(True, bool(result.scalar()) if email_key is not None else None)
     else:
         for line_id in claim:
             _CLAIM_LINE.run(db.session, {"line_id": line_id, "now": changes["fulfilled_at"]})
@@ -701,7 +737,7 @@ def _write_order(order: Order | LockedOrder, changes: dict, history: dict | None
     else:
         order.status = changes.get("status", order.status)
         db.session.expire(loaded, [*changes, "status_changes"])
-    return recorded
+    return written
 
 
 def _set_paid(order: Order | LockedOrder, payment_reference: str | None, now: datetime, attention: str | None,
@@ -712,8 +748,9 @@ def _set_paid(order: Order | LockedOrder, payment_reference: str | None, now: da
         changes["payment_reference"] = payment_reference
     if attention is not None:  # flagged for an operator: a late payment, or goods sold out meanwhile
         changes.update(needs_attention=True, attention_note=attention)
-    return _write_order(order, changes, history=dict(from_status=order.status, to_status=OrderStatus.PAID,
-                                                     note=attention), event=event)
+    written = _write_order(order, changes, history=dict(from_status=order.status, to_status=OrderStatus.PAID,
+                                                        note=attention), event=event)
+    return written.in_one_statement and event[0] is not None
 
 
 class _GoodsGone(Exception):
@@ -834,7 +871,7 @@ class LockedOrder:
     #: the columns _LOCK_FOR_FULFILMENT and _LOCK_FOR_PAYMENT read
     COLUMNS = ("id", "status", "buyer_id", "number", "currency", "subtotal", "discount", "coupon_code",
                "shipping_total", "shipping_address", "total", "locale")
-    __slots__ = (*COLUMNS, "fulfilled_at", "lines", "buyer", "rules")
+    __slots__ = (*COLUMNS, "fulfilled_at", "lines", "buyer", "rules", "lines_granted", "email_recorded")
 
     def __init__(self, row, lines: list["LockedLine"], with_buyer: bool = True, rules: dict | None = None):
         for name in self.COLUMNS:
@@ -847,6 +884,10 @@ class LockedOrder:
         #: the split rules of the lines' listings (royalties.splits.Rule by listing id) when read with the lock, else
         #: None: the ledger reads them
         self.rules = rules
+        #: set by fulfil: the ids of the lines its move to fulfilled delivered through their kind's fulfil_lines, and
+        #: whether it recorded the email asked for (None: not asked for, or not written with it)
+        self.lines_granted: frozenset[int] = frozenset()
+        self.email_recorded: bool | None = None
 
     def money(self, amount: int) -> Money:
         return Money(amount, self.currency)
@@ -988,31 +1029,48 @@ def is_physical_line(line: OrderLine) -> bool:
     return kind is not None and kind.is_physical
 
 
-def fulfil(order: LockedOrder | None, now: datetime) -> int:
+def fulfil(order: LockedOrder | None, now: datetime, email_key: str | None = None) -> int:
     """fulfil_order for an order the caller has just locked with its lines (see lock_for_fulfilment). Physical
     lines are left awaiting shipment (marketplace.merch.fulfilment marks them shipped and fulfilled). The kind's
     fulfil hook gets the LockedLine (its id, kind, listing_id).
 
     The lines are locked, so no other run can deliver one before this transaction ends: every line read as
     undelivered is this run's to deliver. When they complete the order, they are marked delivered by the order's
-    move to fulfilled (on PostgreSQL in its one statement); else each with its guarded UPDATE."""
+    move to fulfilled (on PostgreSQL in its one statement, which also delivers the lines of kinds with a
+    fulfil_lines statement and records the email `email_key`: see LockedOrder.lines_granted, .email_recorded);
+    else each with its guarded UPDATE."""
     if order is None or order.status not in PAID_STATES:
         return 0
     claimed = [line for line in order.lines
                if line.fulfilled_at is None and line.refunded_at is None and not is_physical_line(line)]
     for line in claimed:
         line.fulfilled_at = now
-    completed = complete_if_fulfilled(order, now, claiming=tuple(line.id for line in claimed))
+    completed = complete_if_fulfilled(order, now, claiming=tuple(line.id for line in claimed),
+                                      granting=_granted_together(claimed), email_key=email_key)
     if not completed:
         for line in claimed:
             _CLAIM_LINE.run(db.session, {"line_id": line.id, "now": now})
     for line in claimed:
         fulfil = _kind_hook(line, "fulfil")
-        if fulfil is not None:
+        if fulfil is not None and line.id not in order.lines_granted:
             fulfil(line)
     if completed or claimed:
         _expire_loaded(order)
     return len(claimed)
+
+
+def _granted_together(lines) -> tuple[kinds.FulfilLines, tuple[int, ...]] | None:
+    """The kind statement (ProductKind.fulfil_lines) that can deliver the most of these lines in one go, with their
+    ids; the others are delivered by their kind's fulfil hook. None when no line's kind has one."""
+    by_statement: dict[kinds.FulfilLines, list[int]] = {}
+    for line in lines:
+        kind = kinds.get(line.kind)
+        if kind is not None and kind.fulfil_lines is not None:
+            by_statement.setdefault(kind.fulfil_lines, []).append(line.id)
+    if not by_statement:
+        return None
+    statement, line_ids = max(by_statement.items(), key=lambda item: len(item[1]))
+    return statement, tuple(line_ids)
 
 
 def _expire_loaded(order: LockedOrder) -> None:
@@ -1033,11 +1091,14 @@ def record_shipment(order: Order, actor, carrier: str, tracking_number: str) -> 
     _record(order, order.status, actor, HistoryNote.SHIPPED, carrier=carrier, tracking_number=tracking_number)
 
 
-def complete_if_fulfilled(order: Order | LockedOrder, now: datetime, actor=None, claiming: tuple[int, ...] = ()) -> bool:
+def complete_if_fulfilled(order: Order | LockedOrder, now: datetime, actor=None, claiming: tuple[int, ...] = (),
+                          granting: tuple[kinds.FulfilLines, tuple[int, ...]] | None = None,
+                          email_key: str | None = None) -> bool:
     """Move a paid order (locked by the caller) to fulfilled once every line not refunded is fulfilled (digital
     lines by the fulfilment task, merch when shipped); answers whether it moved. An Order changes through the
     session; a LockedOrder (the task's) with one UPDATE and one history row, which also write the lines
-    `claiming` names (ids of its lines the caller marked fulfilled at `now` but did not write: see fulfil)."""
+    `claiming` names (ids of its lines the caller marked fulfilled at `now` but did not write: see fulfil) and, on
+    PostgreSQL, deliver the lines `granting` names and record the email `email_key` (noted on the LockedOrder)."""
     open_lines = [line for line in order.lines if line.refunded_at is None]
     if order.status != OrderStatus.PAID or not open_lines or not all(line.fulfilled_at for line in open_lines):
         return False
@@ -1045,10 +1106,14 @@ def complete_if_fulfilled(order: Order | LockedOrder, now: datetime, actor=None,
         order.fulfilled_at = now
         _move(order, OrderStatus.FULFILLED, actor, HistoryNote.FULFILLED)
     else:
-        _write_order(order, {"status": OrderStatus.FULFILLED, "fulfilled_at": now, "updated_at": utcnow()}, history=dict(
-            from_status=order.status, to_status=OrderStatus.FULFILLED, actor_id=getattr(actor, "id", None),
-            note=HistoryNote.FULFILLED), claim=claiming)
+        written = _write_order(order, {"status": OrderStatus.FULFILLED, "fulfilled_at": now, "updated_at": utcnow()},
+                               history=dict(from_status=order.status, to_status=OrderStatus.FULFILLED,
+                                            actor_id=getattr(actor, "id", None), note=HistoryNote.FULFILLED),
+                               claim=claiming, grant=granting, email_key=email_key)
         order.fulfilled_at = now
+        if written.in_one_statement:
+            order.lines_granted = frozenset(granting[1]) if granting else frozenset()
+            order.email_recorded = written.email_recorded
     return True
 
 

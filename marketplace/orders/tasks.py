@@ -44,12 +44,17 @@ def fulfil_order(order_id: int, then_email: str | None = None) -> int:
 
 
 def _deliver(order_id: int, then_email: str | None) -> int:
+    confirmation = then_email if then_email == "confirmation" else None
     try:
         order = services.lock_for_fulfilment(order_id)
-        delivered = services.fulfil(order, utcnow())
-        if order is not None and then_email == "confirmation":
+        # the confirmation is recorded by the order's move to fulfilled when it completes the order (PostgreSQL)
+        delivered = services.fulfil(order, utcnow(), email_key=confirmation)
+        if order is not None and confirmation:
             # written from the rows just locked and read: after the commit they would be read again
-            _record_and_send(order_id, then_email, *_message(order, None))
+            if order.email_recorded is None:
+                _record_and_send(order_id, confirmation, *_message(order, None))
+            elif order.email_recorded:
+                send_email(*_message(order, None))
         db.session.commit()
     except Exception:
         db.session.rollback()
