@@ -15,6 +15,11 @@ worker importing the app) is not timed.
 
     .venv/bin/python bench/checkout_flow.py [--orders 600] [--clients 16] [--workers 2] [--threads 8]
                                             [--celery-concurrency 1] [--preload]
+                                            [--duration SECONDS] [--start-at UNIX_TIME] [--app-dir CHECKOUT]
+
+--duration stops starting orders after that many seconds; --start-at holds the clients until then (after the
+set-up); --app-dir serves another checkout's app with this benchmark: bench/checkout_ab.py uses the three to run
+two builds at the same time.
 
 The server shape is sized for 2 cores, where everything (clients, gunicorn, Celery, PostgreSQL) shares the CPU:
 - gunicorn runs 2 worker processes x 8 threads: a process runs Python on one core at a time (the GIL), so two
@@ -59,6 +64,20 @@ VENV_BIN = Path(sys.executable).parent
 
 from bench import support  # noqa: E402
 from bench.support import Processes, admin_params, free_port, postgres_unreachable  # noqa: E402
+
+
+def _app_dir() -> Path:
+    """The checkout whose app the run serves (--app-dir, read before anything imports the app), else this one."""
+    for n, argument in enumerate(sys.argv):
+        if argument == "--app-dir" and n + 1 < len(sys.argv):
+            return Path(sys.argv[n + 1]).resolve()
+        if argument.startswith("--app-dir="):
+            return Path(argument.split("=", 1)[1]).resolve()
+    return ROOT
+
+
+APP_DIR = _app_dir()
+sys.path.insert(0, str(APP_DIR))
 
 DATABASE_URL = os.environ.get("ENCORE_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/encore_bench")
 BROKER_URL = os.environ.get("ENCORE_BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
@@ -322,7 +341,8 @@ class Client:
         return b"".join(parts)
 
 
-def run_flow(port: int, tokens: list[str], listing_ids: list[int], secret: str, orders: int) -> dict:
+def run_flow(port: int, tokens: list[str], listing_ids: list[int], secret: str, orders: int,
+             duration: float | None = None) -> dict:
     from marketplace.payments import local_gateway
 
     numbers = itertools.count()
@@ -332,10 +352,13 @@ def run_flow(port: int, tokens: list[str], listing_ids: list[int], secret: str, 
     order_ids: list[int] = []
     last_webhook = [0.0]
 
+    deadline = [float("inf")]
+
     def next_number() -> int | None:
+        """The next order's number, or None when `orders` were started or, with `duration`, its time is up."""
         with claim:
             n = next(numbers)
-        return n if n < orders else None
+        return n if n < orders and time.perf_counter() < deadline[0] else None
 
     def loop(token: str) -> None:
         client = Client(port, token, latencies)
@@ -367,6 +390,8 @@ def run_flow(port: int, tokens: list[str], listing_ids: list[int], secret: str, 
 
     threads = [threading.Thread(target=loop, args=(token,), name=f"client-{n}", daemon=True) for n, token in enumerate(tokens)]
     started = time.perf_counter()
+    if duration is not None:
+        deadline[0] = started + duration
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -484,6 +509,12 @@ def main() -> int:
                         help="Celery worker processes (prefork); 1 runs tasks in the worker's own process (solo pool)")
     parser.add_argument("--preload", action="store_true", help="gunicorn --preload: import the app once, then fork")
     parser.add_argument("--keep", action="store_true", help="keep the database and logs for a look afterwards")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="stop starting orders after this many seconds (--orders is then the most it starts)")
+    parser.add_argument("--start-at", type=float, default=None,
+                        help="start the clients at this Unix time, after the set-up (bench/checkout_ab.py starts two runs together)")
+    parser.add_argument("--app-dir", type=Path, default=ROOT,
+                        help="the checkout whose app to serve (default: this one); the bench itself runs from this one")
     args = parser.parse_args()
 
     reason = unreachable()
@@ -502,13 +533,15 @@ def main() -> int:
         "ENCORE_INSTANCE_PATH": str(workdir / "instance"),
         "ENCORE_STRIPE_WEBHOOK_SECRET": "",
     }
-    processes = Processes()
+    if APP_DIR != ROOT:  # the subprocesses import the app from the other checkout, as this process does
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(APP_DIR), os.environ.get("PYTHONPATH")]))
+    processes = Processes(cwd=APP_DIR)
     keep_logs = args.keep
     signal.signal(signal.SIGTERM, lambda *_args: sys.exit(143))  # run the finally below
     try:
         recreate_database()
         flush_broker()
-        subprocess.run([str(VENV_BIN / "encore"), "db", "upgrade"], cwd=ROOT, env=env, check=True,
+        subprocess.run([str(VENV_BIN / "encore"), "db", "upgrade"], cwd=APP_DIR, env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         tokens, listing_ids, secret = seed(env, args.clients)
 
@@ -523,16 +556,19 @@ def main() -> int:
         wait_until_up(port, server)
         wait_for_worker(worker)
 
+        if args.start_at is not None:
+            time.sleep(max(0.0, args.start_at - time.time()))
         cpu_before = cpu_snapshot(server, worker) if Path("/proc/self/stat").exists() else None
-        result = run_flow(port, tokens, listing_ids, secret, args.orders)
+        result = run_flow(port, tokens, listing_ids, secret, args.orders, args.duration)
         paid = len(result["order_ids"])
         fulfilled_at, fulfilled = wait_for_fulfilment(paid, timeout=max(60.0, paid / 5))
         cpu = cpu_per_order(cpu_before, cpu_snapshot(server, worker), paid) if cpu_before else None
-        problems = result["failures"][:5] + (check_ledger(args.orders) if fulfilled_at else [])
+        expected = paid if args.duration is not None else args.orders
+        problems = result["failures"][:5] + (check_ledger(expected) if fulfilled_at else [])
 
         paid_seconds = result["last_webhook"] - result["started"]
         paid_rate = paid / paid_seconds if paid_seconds > 0 else 0.0
-        print(f"checkout flow: {args.orders} digital orders, {args.clients} client threads, "
+        print(f"checkout flow: {paid} digital orders, {args.clients} client threads, "
               f"gunicorn {args.workers} workers x {args.threads} threads (gthread{', preload' if args.preload else ''}), "
               f"Celery worker {'solo' if args.celery_concurrency == 1 else f'prefork x{args.celery_concurrency}'}, "
               f"PostgreSQL + Redis, {os.cpu_count()} CPUs")
@@ -553,7 +589,7 @@ def main() -> int:
                   + f"; total {total:.1f} ms -> at most {(os.cpu_count() or 1) * 1000 / total:.0f} orders/s "
                   f"on {os.cpu_count()} idle CPUs")
         print(f"target ratio (paid orders/s / {TARGET_PAID_PER_SECOND}): {paid_rate / TARGET_PAID_PER_SECOND:.2f}  (target >= 1.0)")
-        if problems or len(result["failures"]) or paid != args.orders:
+        if problems or len(result["failures"]) or paid != expected:
             print(f"PROBLEMS ({len(result['failures'])} failed requests): " + "; ".join(problems))
             print(f"logs: {workdir}")
             keep_logs = True

@@ -51,12 +51,14 @@ def free_port() -> int:
 class Processes:
     """The subprocesses a run started, each in its own process group, stopped on exit or error."""
 
-    def __init__(self):
+    def __init__(self, cwd: Path = ROOT):
         self.running: list[subprocess.Popen] = []
+        #: the checkout the processes run (gunicorn imports `wsgi` from its working directory)
+        self.cwd = cwd
 
     def start(self, argv: list[str], env: dict, log: Path) -> subprocess.Popen:
         with open(log, "ab") as out:
-            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(argv, cwd=self.cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.running.append(proc)
         return proc
 
