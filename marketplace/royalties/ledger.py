@@ -10,7 +10,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, event, func, insert, select, text
+from sqlalchemy import ARRAY, BigInteger, Integer, String, any_, bindparam, event, func, insert, select, true
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.orm import Session
 
 from app.db import DirectStatement
@@ -140,6 +141,103 @@ def post(key: str, kind: str, currency: str, postings: list[Posting], now: datet
     Zero amounts are left out. Each entry carries the transaction's order (and its number) and payout, so a
     statement reads entries alone. :raise LedgerError: the entries do not add up to zero, or use another currency
     """
+    return post_prepared(prepare(key, kind, currency, postings, now, order_id=order_id, order_number=order_number,
+                                 refund_id=refund_id, payout_id=payout_id, memo=memo))
+
+
+def post_prepared(prepared: PreparedPosting) -> int | None:
+    """`post` a transaction `prepare` checked."""
+    if prepared.postings and db.session.get_bind().dialect.name == "postgresql":
+        return _post_in_one_statement(prepared)
+    from marketplace.orders.services import insert_once
+
+    params, postings = prepared.params, prepared.postings
+    transaction_id = insert_once(LedgerTransaction, ("key",), **{name: params[name] for name in _HEADER_COLUMNS})
+    if transaction_id is None or not postings:
+        return transaction_id
+    ids = account_ids(p.account for p in postings)
+    same_for_all = {name: params[name] for name in ("currency", "created_at", "kind", "order_id", "order_number",
+                                                     "payout_id")}
+    db.session.execute(insert(LedgerEntry), [
+        {"transaction_id": transaction_id, "account_id": ids[p.account], "amount": p.amount,
+         "order_line_id": p.order_line_id, "listing_id": p.listing_id, "gross": p.gross, "bp": p.bp,
+         "split_id": p.split_id, **same_for_all}
+        for p in postings
+    ])
+    return transaction_id
+
+
+_TRANSACTIONS, _ENTRIES, _ACCOUNTS = LedgerTransaction.__table__, LedgerEntry.__table__, LedgerAccount.__table__
+_HEADER_COLUMNS = ("key", "kind", "currency", "order_id", "refund_id", "payout_id", "memo", "created_at")
+#: the entries' columns that come from the postings, as arrays (unnest): the arrays keep the SQL text the same for
+#: any number of entries, so the server reuses one prepared plan
+_ENTRY_ARRAYS = (("key", "keys", String), ("amount", "amounts", BigInteger), ("order_line_id", "order_line_ids", Integer),
+                 ("listing_id", "listing_ids", Integer), ("gross", "grosses", BigInteger), ("bp", "bps", Integer),
+                 ("split_id", "split_ids", Integer))
+
+
+def posting_ctes(prefix: str = ""):
+    """PostgreSQL: a transaction and its entries written in one round trip, as two CTEs (the transaction's INSERT
+    and the entries' INSERT, which answers the transaction's id once per entry), the accounts found by key inside
+    the statement. It inserts nothing unless every account exists (then `post` creates the missing ones and sends
+    it again: a party's first sale) and nothing when the key was posted before. Its parameters (see
+    posting_params) are named with `prefix`, so it can ride in another statement."""
+    def param(name, type_):
+        return bindparam(prefix + name, type_=type_)
+
+    header = {name: param(name, _TRANSACTIONS.c[name].type) for name in _HEADER_COLUMNS}
+    accounts_found = (select(func.count()).select_from(_ACCOUNTS)
+                      .where(_ACCOUNTS.c.key == any_(param("account_keys", ARRAY(String))))
+                      .scalar_subquery())
+    transaction = (
+        postgresql_insert(_TRANSACTIONS).from_select(
+            list(_HEADER_COLUMNS),
+            select(*header.values()).where(accounts_found == param("account_count", Integer)))
+        .on_conflict_do_nothing(index_elements=["key"]).returning(_TRANSACTIONS.c.id).cte(prefix + "tx")
+    )
+    entry = (func.unnest(*(param(array, ARRAY(type_)) for _column, array, type_ in _ENTRY_ARRAYS))
+             .table_valued(*(column for column, _array, _type in _ENTRY_ARRAYS), with_ordinality="position")
+             .render_derived(name=prefix + "entry"))
+    account = _ACCOUNTS.alias(prefix + "account")
+    entries = insert(_ENTRIES).from_select(
+        ["transaction_id", "account_id", "amount", "currency", "created_at", "kind", "order_line_id", "listing_id",
+         "gross", "bp", "split_id", "order_id", "order_number", "payout_id"],
+        select(transaction.c.id, account.c.id, entry.c.amount, header["currency"], header["created_at"], header["kind"],
+               entry.c.order_line_id, entry.c.listing_id, entry.c.gross, entry.c.bp, entry.c.split_id,
+               header["order_id"], param("order_number", _ENTRIES.c.order_number.type), header["payout_id"])
+        .select_from(transaction).join(entry, true()).join(account, account.c.key == entry.c.key)
+        .order_by(entry.c.position),
+    ).returning(_ENTRIES.c.transaction_id)
+    return transaction, entries
+
+
+def _post_statement() -> DirectStatement:
+    transaction, entries = posting_ctes()
+    return DirectStatement(entries.add_cte(transaction))
+
+
+#: built once; see posting_ctes
+_POST_SQL = _post_statement()
+
+
+@dataclass(frozen=True)
+class PreparedPosting:
+    """A transaction checked by `prepare` and ready to post: posting_ctes's parameters (unprefixed), and what
+    `post` needs to post it on its own."""
+
+    key: str
+    params: dict
+    postings: tuple[Posting, ...]
+
+    def prefixed(self, prefix: str) -> dict:
+        return {prefix + name: value for name, value in self.params.items()}
+
+
+def prepare(key: str, kind: str, currency: str, postings: list[Posting], now: datetime, *, order_id: int | None = None,
+            order_number: str | None = None, refund_id: int | None = None, payout_id: int | None = None,
+            memo: str | None = None) -> PreparedPosting:
+    """Check a transaction as `post` does (zero amounts left out) and answer it ready to post.
+    :raise LedgerError: the entries do not add up to zero, are not integers, or use another currency"""
     postings = [p for p in postings if p.amount != 0]
     if any(isinstance(p.amount, bool) or not isinstance(p.amount, int) for p in postings):
         raise LedgerError("ledger amounts are integers in minor units")
@@ -147,72 +245,28 @@ def post(key: str, kind: str, currency: str, postings: list[Posting], now: datet
         raise LedgerError(f"transaction {key} does not balance: {sum(p.amount for p in postings)}")
     if any(p.account.currency != currency for p in postings):
         raise LedgerError(f"transaction {key} mixes currencies")
-    header = {"key": key, "kind": str(kind), "currency": currency, "order_id": order_id, "refund_id": refund_id,
-              "payout_id": payout_id, "memo": memo, "created_at": now}
-    if postings and db.session.get_bind().dialect.name == "postgresql":
-        return _post_in_one_statement(header, order_number, postings)
-    from marketplace.orders.services import insert_once
-
-    transaction_id = insert_once(LedgerTransaction, ("key",), **header)
-    if transaction_id is None or not postings:
-        return transaction_id
-    ids = account_ids(p.account for p in postings)
-    db.session.execute(insert(LedgerEntry), [
-        {
-            "transaction_id": transaction_id, "account_id": ids[p.account], "amount": p.amount, "currency": currency,
-            "created_at": now, "kind": str(kind), "order_line_id": p.order_line_id, "listing_id": p.listing_id,
-            "gross": p.gross, "bp": p.bp, "split_id": p.split_id, "order_id": order_id,
-            "order_number": order_number, "payout_id": payout_id,
-        }
-        for p in postings
-    ])
-    return transaction_id
-
-
-# The transaction and its entries in one round trip, the accounts found by key inside the statement. It
-# inserts nothing unless every account exists: then `post` creates the missing ones and sends it again (a
-# party's first sale). The arrays keep the SQL text the same for any number of entries, so the server
-# reuses one prepared plan.
-_POST_SQL = DirectStatement(text("""
-WITH tx AS (
-    INSERT INTO ledger_transactions (key, kind, currency, order_id, refund_id, payout_id, memo, created_at)
-    SELECT :key, :kind, :currency, :order_id, :refund_id, :payout_id, :memo, :created_at
-    WHERE (SELECT count(*) FROM ledger_accounts WHERE key = ANY(CAST(:account_keys AS varchar[]))) = :account_count
-    ON CONFLICT (key) DO NOTHING
-    RETURNING id
-)
-INSERT INTO ledger_entries (transaction_id, account_id, amount, currency, created_at, kind, order_line_id, listing_id,
-                            gross, bp, split_id, order_id, order_number, payout_id)
-SELECT tx.id, account.id, entry.amount, :currency, :created_at, :kind, entry.order_line_id, entry.listing_id,
-       entry.gross, entry.bp, entry.split_id, :order_id, :order_number, :payout_id
-FROM tx
-CROSS JOIN unnest(CAST(:keys AS varchar[]), CAST(:amounts AS bigint[]), CAST(:order_line_ids AS integer[]),
-                  CAST(:listing_ids AS integer[]), CAST(:grosses AS bigint[]), CAST(:bps AS integer[]),
-                  CAST(:split_ids AS integer[]))
-     WITH ORDINALITY AS entry(key, amount, order_line_id, listing_id, gross, bp, split_id, position)
-JOIN ledger_accounts AS account ON account.key = entry.key
-ORDER BY entry.position
-RETURNING transaction_id
-""").columns(transaction_id=Integer))
-
-
-def _post_in_one_statement(header: dict, order_number: str | None, postings: list[Posting]) -> int | None:
     keys = [p.account.key for p in postings]
     params = {
-        **header, "order_number": order_number, "account_keys": sorted(set(keys)), "account_count": len(set(keys)),
+        "key": key, "kind": str(kind), "currency": currency, "order_id": order_id, "refund_id": refund_id,
+        "payout_id": payout_id, "memo": memo, "created_at": now, "order_number": order_number,
+        "account_keys": sorted(set(keys)), "account_count": len(set(keys)),
         "keys": keys, "amounts": [p.amount for p in postings], "order_line_ids": [p.order_line_id for p in postings],
         "listing_ids": [p.listing_id for p in postings], "grosses": [p.gross for p in postings],
         "bps": [p.bp for p in postings], "split_ids": [p.split_id for p in postings],
     }
+    return PreparedPosting(key, params, tuple(postings))
+
+
+def _post_in_one_statement(prepared: PreparedPosting) -> int | None:
     for attempt in range(2):
-        transaction_id = _POST_SQL.run(db.session, params).scalar()
+        transaction_id = _POST_SQL.run(db.session, prepared.params).scalar()
         if transaction_id is not None:
             return transaction_id
-        if is_posted(header["key"]):
+        if is_posted(prepared.key):
             return None
         if attempt == 0:
-            account_ids(p.account for p in postings)
-    raise LedgerError(f"transaction {header['key']} found no accounts to post to")
+            account_ids(p.account for p in prepared.postings)
+    raise LedgerError(f"transaction {prepared.key} found no accounts to post to")
 
 
 def is_posted(key: str) -> bool:
