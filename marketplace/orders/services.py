@@ -200,16 +200,19 @@ _ORDER_EMAILS = OrderEmail.__table__
 
 
 def _update_with_history(columns: tuple[str, ...], with_event: bool = False, with_claim: bool = False,
-                         grant: kinds.FulfilLines | None = None, with_email: bool = False) -> DirectStatement:
+                         grant: kinds.FulfilLines | None = None, with_email: bool = False,
+                         with_ledger: bool = False) -> DirectStatement:
     """PostgreSQL: UPDATE the order's `columns` and INSERT its history row in one statement, the UPDATE's
     RETURNING feeding the INSERT (no row updated, no history written). In the same statement, `with_event`
     records the payment event that caused the change (its order and outcome: parameters stored_event_id,
     event_outcome), `with_claim` marks lines fulfilled at the order's fulfilled_at (claimed_line_ids; the
     fulfilled_at IS NULL guard of _CLAIM_LINE), `grant` delivers lines through their kind's fulfil_lines statement
     (fulfil_line_ids and its parameters), and `with_email` records the email `email_key` as sent at `email_sent_at`
-    unless it was before (as insert_once; the statement answers how many it recorded: 1 or 0). Built once per
+    unless it was before (as insert_once; the statement answers how many it recorded: 1 or 0), and `with_ledger`
+    posts a ledger transaction (royalties.ledger.posting_ctes, its parameters prefixed ledger_; the statement
+    answers its id, or NULL when it posted nothing: an account missing, or the key posted before). Built once per
     shape."""
-    key = (columns, with_event, with_claim, grant, with_email)
+    key = (columns, with_event, with_claim, grant, with_email, with_ledger)
     statement = _UPDATES_WITH_HISTORY.get(key)
     if statement is None:
         # the order's id is not named order_id: an UPDATE sets every column its parameters name, and the lines and
@@ -229,6 +232,7 @@ def _update_with_history(columns: tuple[str, ...], with_event: bool = False, wit
                 ).values(fulfilled_at=bindparam("fulfilled_at")).cte("claimed_lines"))
         if grant is not None:
             insert_history = insert_history.add_cte(grant.statement().cte("granted_lines"))
+        answers = []
         if with_email:
             recorded_email = (
                 postgresql_insert(_ORDER_EMAILS).from_select(
@@ -237,8 +241,18 @@ def _update_with_history(columns: tuple[str, ...], with_event: bool = False, wit
                            bindparam("email_sent_at", type_=_ORDER_EMAILS.c.sent_at.type)))
                 .on_conflict_do_nothing(index_elements=["order_id", "key"]).returning(_ORDER_EMAILS.c.id)
                 .cte("recorded_email"))
-            insert_history = insert_history.add_cte(recorded_email).returning(
-                select(func.count()).select_from(recorded_email).scalar_subquery().label("emails_recorded"))
+            insert_history = insert_history.add_cte(recorded_email)
+            answers.append(select(func.count()).select_from(recorded_email).scalar_subquery().label("emails_recorded"))
+        if with_ledger:
+            from marketplace.royalties.ledger import posting_ctes
+
+            transaction, entries = posting_ctes("ledger_")
+            posted_entries = entries.cte("posted_entries")
+            insert_history = insert_history.add_cte(transaction, posted_entries)
+            answers.append(select(func.min(posted_entries.c.transaction_id)).scalar_subquery()
+                           .label("ledger_transaction_id"))
+        if answers:
+            insert_history = insert_history.returning(*answers)
         statement = _UPDATES_WITH_HISTORY[key] = DirectStatement(insert_history)
     return statement
 
@@ -664,17 +678,13 @@ def mark_paid(order: Order | LockedOrder, payment_reference: str | None, amount:
         return PaymentOutcome("amount_mismatch", order)
     late = order.status in CLOSED_UNPAID_STATES
     allocated = _allocate_all(order)
-    from marketplace.royalties import posting
-
     if not allocated:
         # the money is taken (the ledger posts the sale) and given back in full by the task the outcome queues
         # (refund_sold_out): the fan's money trail is complete and the order ends refunded
         recorded = _set_paid(order, payment_reference, now, HistoryNote.GOODS_GONE, (event_id, "goods_gone"))
-        posting.post_sale(order, now)
         return PaymentOutcome("goods_gone", order, (SOLD_OUT_REFUND,), recorded)
     outcome = "late_payment" if late else "paid"
     recorded = _set_paid(order, payment_reference, now, HistoryNote.LATE_PAYMENT if late else None, (event_id, outcome))
-    posting.post_sale(order, now)
     return PaymentOutcome(outcome, order, ("fulfil", "confirmation"), recorded)
 
 
@@ -684,21 +694,25 @@ _UPDATE_ORDER = DirectStatement(update(_ORDERS).where(_ORDERS.c.id == bindparam(
 
 @dataclass(frozen=True, slots=True)
 class _Written:
-    #: the history row and what came with it (event, claims, grants, email) were written in the order's UPDATE
+    #: the history row and what came with it (event, claims, grants, email, ledger) were written in the order's UPDATE
     in_one_statement: bool = False
     #: the email was recorded now (False: it was before); None when it was not asked for or not written
     email_recorded: bool | None = None
+    #: the ledger transaction asked for was posted with the UPDATE
+    ledger_posted: bool = False
 
 
 def _write_order(order: Order | LockedOrder, changes: dict, history: dict | None = None,
                  event: tuple[int | None, str] = (None, ""), claim: tuple[int, ...] = (),
-                 grant: tuple[kinds.FulfilLines, tuple[int, ...]] | None = None, email_key: str | None = None) -> _Written:
+                 grant: tuple[kinds.FulfilLines, tuple[int, ...]] | None = None, email_key: str | None = None,
+                 ledger=None) -> _Written:
     """One UPDATE of the (locked) order's row, no unit-of-work flush, and with `history` (insert_history's
     arguments) the history row of the change: on PostgreSQL in the same statement (_update_with_history), a
     round trip fewer on the payment and fulfilment paths, and with it the payment event `event` (its id and
     outcome) that caused the change, the lines `claim` (ids) marked fulfilled at changes["fulfilled_at"], the
-    lines `grant` delivers through their kind's fulfil_lines, and the email `email_key` recorded as sent. The
-    answer says whether those came with the UPDATE (else the caller writes them). A loaded Order is given the
+    lines `grant` delivers through their kind's fulfil_lines, the email `email_key` recorded as sent, and the
+    ledger transaction `ledger` (a royalties.ledger.PreparedPosting with entries) posted. The answer says whether
+    those came with the UPDATE (else the caller writes them). A loaded Order is given the
     values written, so it reads as the database does (its history is read again if used); for a LockedOrder, an
     Order this session holds for the same row is expired instead."""
     event_id, event_outcome = event
@@ -718,9 +732,14 @@ def _write_order(order: Order | LockedOrder, changes: dict, history: dict | None
             params.update(statement_of_kind.params(granted_ids))
         if email_key is not None:
             params.update(email_key=email_key, email_sent_at=utcnow())
-        result = _update_with_history(tuple(changes), with_event=event_id is not None, with_claim=bool(claim),
-                                      grant=statement_of_kind, with_email=email_key is not None).run(db.session, params)
-        written = _Written(True, bool(result.scalar()) if email_key is not None else None)
+        with_ledger = ledger is not None and bool(ledger.postings)
+        if with_ledger:
+            params.update(ledger.prefixed("ledger_"))
+        row = _update_with_history(tuple(changes), with_event=event_id is not None, with_claim=bool(claim),
+                                   grant=statement_of_kind, with_email=email_key is not None,
+                                   with_ledger=with_ledger).run(db.session, params).first()
+        written = _Written(True, bool(row and row.emails_recorded) if email_key is not None else None,
+                           bool(with_ledger and row and row.ledger_transaction_id is not None))
     else:
         for line_id in claim:
             _CLAIM_LINE.run(db.session, {"line_id": line_id, "now": changes["fulfilled_at"]})
@@ -742,14 +761,20 @@ def _write_order(order: Order | LockedOrder, changes: dict, history: dict | None
 
 def _set_paid(order: Order | LockedOrder, payment_reference: str | None, now: datetime, attention: str | None,
               event: tuple[int | None, str]) -> bool:
-    """Move the (locked) order to paid with one UPDATE and one history row (see _write_order for `event`)."""
+    """Move the (locked) order to paid with one UPDATE and one history row (see _write_order for `event`) and post
+    its sale to the ledger; answers whether the event was recorded with the UPDATE."""
+    from marketplace.royalties import ledger, posting
+
+    sale = posting.prepared_sale(order, now)
     changes = {"status": OrderStatus.PAID, "paid_at": now, "updated_at": utcnow()}
     if payment_reference:  # else the reference the checkout stored stays
         changes["payment_reference"] = payment_reference
     if attention is not None:  # flagged for an operator: a late payment, or goods sold out meanwhile
         changes.update(needs_attention=True, attention_note=attention)
     written = _write_order(order, changes, history=dict(from_status=order.status, to_status=OrderStatus.PAID,
-                                                        note=attention), event=event)
+                                                        note=attention), event=event, ledger=sale)
+    if not written.ledger_posted:  # SQLite, a party's first sale (its account is created), or posted before
+        ledger.post_prepared(sale)
     return written.in_one_statement and event[0] is not None
 
 

@@ -82,14 +82,19 @@ def _shipping_posting(line, rule: Rule, currency: str) -> Posting:
                    split_id=rule.split_id)
 
 
-def post_sale(order, now: datetime) -> int | None:
-    """The (locked) order was just paid: post its split once (key "sale:order:<id>"), by the rules read with the
-    order's lock when they were (orders.services.LockedOrder.rules), else read now."""
+def prepared_sale(order, now: datetime) -> ledger.PreparedPosting:
+    """The split of the (locked) order just paid, checked and ready to post once (key "sale:order:<id>"), by the
+    rules read with the order's lock when they were (orders.services.LockedOrder.rules), else read now."""
     rules = getattr(order, "rules", None)
     if rules is None:
         rules = rules_for({line.listing_id for line in order.lines})
-    return ledger.post(f"sale:order:{order.id}", TransactionKind.SALE, order.currency, sale_postings(order, rules),
-                       now, order_id=order.id, order_number=order.number)
+    return ledger.prepare(f"sale:order:{order.id}", TransactionKind.SALE, order.currency, sale_postings(order, rules),
+                          now, order_id=order.id, order_number=order.number)
+
+
+def post_sale(order, now: datetime) -> int | None:
+    """The (locked) order was just paid: post its split once (see prepared_sale)."""
+    return ledger.post_prepared(prepared_sale(order, now))
 
 
 def _remaining_by_line(order_id: int, line_ids=None) -> list[tuple[int, int, int | None, int | None, int, int | None]]:
