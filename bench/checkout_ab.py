@@ -4,8 +4,9 @@ The CPU speed of a shared or virtual machine drifts by a third within an hour, s
 the other mostly measure the drift. This runs bench/checkout_flow.py for both builds at the same time, each with
 its own PostgreSQL database, Redis database, gunicorn, Celery worker and 16 clients, their clients started at the
 same instant and stopped after the same number of seconds: both share the same two cores through the same
-moments, so the build that costs less per order pays more orders in the window. Prints both rates per round and
-the ratio B/A (and its geometric mean over the rounds): above 1.0, B is cheaper.
+moments, so the build that costs less per order pays more orders in the window. Prints per round both rates and the
+CPU each build's processes used per paid order (measured over the same seconds, so the drift cancels there too),
+and the ratios B/A with their geometric means over the rounds.
 
 Both runs share the machine, so each rate is about half of what the build reaches alone; compare the ratio, not
 the rates, with the 100 paid orders/s target.
@@ -35,6 +36,7 @@ from bench.checkout_flow import BROKER_URL, DATABASE_URL, unreachable  # noqa: E
 #: how long both set-ups (migrations, seed data, servers) may take before the clients start together
 SETUP_SECONDS = 45.0
 RATE = re.compile(r"paid orders/s:\s+([0-9.]+)")
+CPU = re.compile(r"CPU per paid order:\s+(.*?); total ([0-9.]+) ms")
 
 
 def side_env(side: str) -> dict:
@@ -45,7 +47,8 @@ def side_env(side: str) -> dict:
             "ENCORE_BENCH_BROKER_URL": f"{broker[0]}/{10 if side == 'a' else 11}"}
 
 
-def one_round(builds: dict[str, Path], duration: float, max_orders: int) -> dict[str, float]:
+def one_round(builds: dict[str, Path], duration: float, max_orders: int) -> dict[str, tuple[float, float, str]]:
+    """Both builds' (paid orders/s, CPU ms per paid order, that CPU by part) over the same seconds."""
     start_at = time.time() + SETUP_SECONDS
     runs = {
         side: subprocess.Popen(
@@ -57,12 +60,12 @@ def one_round(builds: dict[str, Path], duration: float, max_orders: int) -> dict
     rates = {}
     for side, run in runs.items():
         output, _ = run.communicate()
-        found = RATE.search(output)
-        if run.returncode != 0 or not found:
+        found, cpu = RATE.search(output), CPU.search(output)
+        if run.returncode != 0 or not found or not cpu:
             raise RuntimeError(f"side {side} failed (exit {run.returncode}):\n{output}")
         if "PROBLEMS" in output:
             raise RuntimeError(f"side {side} reported problems:\n{output}")
-        rates[side] = float(found.group(1))
+        rates[side] = (float(found.group(1)), float(cpu.group(2)), cpu.group(1))
     if time.time() < start_at:
         raise RuntimeError("the runs ended before their common start: raise SETUP_SECONDS")
     return rates
@@ -82,13 +85,22 @@ def main() -> int:
     builds = {"a": args.a.resolve(), "b": args.b.resolve()}
     print(f"checkout A/B: A = {builds['a']}, B = {builds['b']}, {args.rounds} rounds of {args.duration:.0f} s, "
           f"both at once on {os.cpu_count()} CPUs")
-    ratios = []
+    ratios, cpu_ratios = [], []
     for n in range(1, args.rounds + 1):
-        rates = one_round(builds, args.duration, max_orders=100_000)
-        ratios.append(rates["b"] / rates["a"])
-        print(f"round {n}: A {rates['a']:6.1f} paid orders/s, B {rates['b']:6.1f}, B/A {ratios[-1]:.3f}")
-    mean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-    print(f"B/A paid orders/s, geometric mean of {len(ratios)} rounds: {mean:.3f}  (above 1.0: B costs less per order)")
+        sides = one_round(builds, args.duration, max_orders=100_000)
+        (rate_a, cpu_a, parts_a), (rate_b, cpu_b, parts_b) = sides["a"], sides["b"]
+        ratios.append(rate_b / rate_a)
+        cpu_ratios.append(cpu_b / cpu_a)
+        print(f"round {n}: A {rate_a:6.1f} paid orders/s, B {rate_b:6.1f}, B/A {ratios[-1]:.3f}; CPU per paid order "
+              f"A {cpu_a:.1f} ms ({parts_a}), B {cpu_b:.1f} ms ({parts_b}), B/A {cpu_ratios[-1]:.3f}")
+
+    def geometric_mean(values):
+        return math.exp(sum(math.log(value) for value in values) / len(values))
+
+    print(f"B/A paid orders/s, geometric mean of {len(ratios)} rounds: {geometric_mean(ratios):.3f}  "
+          f"(above 1.0: B pays more orders)")
+    print(f"B/A CPU per paid order (gunicorn, Celery, PostgreSQL backends, clients), geometric mean: "
+          f"{geometric_mean(cpu_ratios):.3f}  (below 1.0: B costs less per order)")
     return 0
 
 
