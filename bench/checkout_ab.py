@@ -61,13 +61,13 @@ def one_round(builds: dict[str, Path], duration: float, max_orders: int) -> dict
     for side, run in runs.items():
         output, _ = run.communicate()
         found, cpu = RATE.search(output), CPU.search(output)
+        if "started late" in output:
+            raise RuntimeError(f"side {side}'s set-up took more than {SETUP_SECONDS:.0f} s:\n{output}")
         if run.returncode != 0 or not found or not cpu:
             raise RuntimeError(f"side {side} failed (exit {run.returncode}):\n{output}")
         if "PROBLEMS" in output:
             raise RuntimeError(f"side {side} reported problems:\n{output}")
         rates[side] = (float(found.group(1)), float(cpu.group(2)), cpu.group(1))
-    if time.time() < start_at:
-        raise RuntimeError("the runs ended before their common start: raise SETUP_SECONDS")
     return rates
 
 

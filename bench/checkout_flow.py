@@ -557,7 +557,11 @@ def main() -> int:
         wait_for_worker(worker)
 
         if args.start_at is not None:
-            time.sleep(max(0.0, args.start_at - time.time()))
+            late = time.time() - args.start_at
+            if late > 1.0:  # the set-up overran: a run started with it would not overlap the other one
+                print(f"started late: the set-up ended {late:.1f} s after --start-at")
+                return 1
+            time.sleep(max(0.0, -late))
         cpu_before = cpu_snapshot(server, worker) if Path("/proc/self/stat").exists() else None
         result = run_flow(port, tokens, listing_ids, secret, args.orders, args.duration)
         paid = len(result["order_ids"])
