@@ -212,7 +212,6 @@ def add_to_user_cart(user, listing_id, quantity: int = 1, variant_id: int | None
     if cart is None:
         cart = user_cart(user)
     add_line(cart, listing_id, quantity, variant_id)
-    del listings
     return cart
 
 

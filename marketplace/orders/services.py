@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from sqlalchemy import ARRAY, Integer, any_, bindparam, func, insert, inspect, select, true, update
@@ -43,6 +44,9 @@ from marketplace.orders.models import (
     RefundLine,
 )
 from marketplace.payments.gateway import CheckoutLine, PaymentRequest, RefundRequest
+
+if TYPE_CHECKING:
+    from marketplace.royalties.ledger import PreparedPosting
 
 #: Crockford's base 32 without look-alikes: order numbers are read aloud to support
 NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -193,7 +197,8 @@ def _insert_for_order_of(order_id, table, columns: tuple[str, ...], prefix: str)
 
 
 #: (the columns an UPDATE sets, whether it records a payment event, whether it claims lines, the kind statement it
-#: delivers lines by, whether it records an email) -> its statement (a handful of shapes: paid, fulfilled, flagged)
+#: delivers lines by, whether it records an email, whether it posts a ledger transaction) -> its statement (a handful
+#: of shapes: paid, fulfilled, flagged)
 _UPDATES_WITH_HISTORY: dict[tuple, DirectStatement] = {}
 _EVENTS = PaymentEvent.__table__
 _ORDER_EMAILS = OrderEmail.__table__
@@ -705,7 +710,7 @@ class _Written:
 def _write_order(order: Order | LockedOrder, changes: dict, history: dict | None = None,
                  event: tuple[int | None, str] = (None, ""), claim: tuple[int, ...] = (),
                  grant: tuple[kinds.FulfilLines, tuple[int, ...]] | None = None, email_key: str | None = None,
-                 ledger=None) -> _Written:
+                 ledger: "PreparedPosting | None" = None) -> _Written:
     """One UPDATE of the (locked) order's row, no unit-of-work flush, and with `history` (insert_history's
     arguments) the history row of the change: on PostgreSQL in the same statement (_update_with_history), a
     round trip fewer on the payment and fulfilment paths, and with it the payment event `event` (its id and
