@@ -47,12 +47,13 @@ def side_env(side: str) -> dict:
             "ENCORE_BENCH_BROKER_URL": f"{broker[0]}/{10 if side == 'a' else 11}"}
 
 
-def one_round(builds: dict[str, Path], duration: float, max_orders: int) -> dict[str, tuple[float, float, str]]:
+def one_round(builds: dict[str, Path], pythons: dict[str, Path], duration: float,
+              max_orders: int) -> dict[str, tuple[float, float, str]]:
     """Both builds' (paid orders/s, CPU ms per paid order, that CPU by part) over the same seconds."""
     start_at = time.time() + SETUP_SECONDS
     runs = {
         side: subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "checkout_flow.py"), "--app-dir", str(build),
+            [str(pythons[side]), str(ROOT / "bench" / "checkout_flow.py"), "--app-dir", str(build),
              "--orders", str(max_orders), "--duration", str(duration), "--start-at", str(start_at)],
             env=side_env(side), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for side, build in builds.items()
@@ -75,6 +76,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--a", type=Path, required=True, help="checkout of build A")
     parser.add_argument("--b", type=Path, required=True, help="checkout of build B")
+    parser.add_argument("--python-a", type=Path, default=Path(sys.executable),
+                        help="the Python of a virtualenv that runs build A's servers (default: this one)")
+    parser.add_argument("--python-b", type=Path, default=Path(sys.executable), help="the same for build B")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=40.0, help="seconds both runs take orders")
     args = parser.parse_args()
@@ -83,11 +87,14 @@ def main() -> int:
         print(f"checkout A/B: skipped ({reason})")
         return 0
     builds = {"a": args.a.resolve(), "b": args.b.resolve()}
-    print(f"checkout A/B: A = {builds['a']}, B = {builds['b']}, {args.rounds} rounds of {args.duration:.0f} s, "
+    # not resolved: a virtualenv's python is a symlink to the interpreter it was made with
+    pythons = {"a": args.python_a.absolute(), "b": args.python_b.absolute()}
+    print(f"checkout A/B: A = {builds['a']} on {pythons['a']}, B = {builds['b']} on {pythons['b']}, "
+          f"{args.rounds} rounds of {args.duration:.0f} s, "
           f"both at once on {os.cpu_count()} CPUs")
     ratios, cpu_ratios = [], []
     for n in range(1, args.rounds + 1):
-        sides = one_round(builds, args.duration, max_orders=100_000)
+        sides = one_round(builds, pythons, args.duration, max_orders=100_000)
         (rate_a, cpu_a, parts_a), (rate_b, cpu_b, parts_b) = sides["a"], sides["b"]
         ratios.append(rate_b / rate_a)
         cpu_ratios.append(cpu_b / cpu_a)
