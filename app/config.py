@@ -70,6 +70,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "TESTING": env == "testing",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {},  # idle pooled connections are pinged: app.db.check_connections_after_idle
+        #: PostgreSQL connections each process keeps open between requests: at least the threads that use them (a
+        #: gunicorn worker's --threads), else connections returned beyond it are closed and opened again under load
+        "ENCORE_DB_POOL_SIZE": _positive_int("ENCORE_DB_POOL_SIZE", 10),
         "CELERY": {
             "broker_url": broker_url,
             # kombu's Redis transport, minus a client object built per command (see app.tasks.RedisChannel)
@@ -150,6 +153,9 @@ def load_config(overrides: dict | None = None) -> dict:
         connect_args = dict(options.get("connect_args") or {})
         connect_args.setdefault("options", "-c timezone=UTC")
         options["connect_args"] = connect_args
+        # SQLAlchemy's default keeps 5: with 8 threads a returned 6th connection was closed, and a new backend
+        # started (with its prepared statements lost) about once a second in bench/checkout_flow.py
+        options.setdefault("pool_size", config["ENCORE_DB_POOL_SIZE"])
         config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     check_config(config)
     return config

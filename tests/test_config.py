@@ -114,6 +114,24 @@ def test_database_broker_and_rate_limit_urls_come_from_the_environment(monkeypat
     assert config["RATELIMIT_STORAGE_URI"] == "redis://queue.internal:6379/1"
 
 
+def test_postgresql_connection_pool_holds_a_worker_s_threads(monkeypatch):
+    monkeypatch.setenv("ENCORE_DATABASE_URL", "postgresql+psycopg://encore@db.internal/encore")
+    assert load_config()["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"] == 10
+
+    monkeypatch.setenv("ENCORE_DB_POOL_SIZE", "16")
+    assert load_config()["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"] == 16
+
+    for bad in ("0", "ten"):
+        monkeypatch.setenv("ENCORE_DB_POOL_SIZE", bad)
+        with pytest.raises(ConfigError, match="ENCORE_DB_POOL_SIZE"):
+            load_config()
+
+
+def test_sqlite_keeps_sqlalchemy_s_own_pool(monkeypatch):
+    monkeypatch.setenv("ENCORE_DATABASE_URL", "sqlite:///encore.sqlite")
+    assert "pool_size" not in load_config()["SQLALCHEMY_ENGINE_OPTIONS"]
+
+
 def test_production_cookies_are_http_only_same_site_lax_and_secure(monkeypatch):
     monkeypatch.setenv("ENCORE_ENV", "production")
     monkeypatch.setenv("ENCORE_SECRET_KEY", GOOD_KEY)

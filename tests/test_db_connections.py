@@ -1,9 +1,13 @@
-"""Pooled database connections: one that sat idle is checked before use, one in steady use is not."""
+"""Pooled database connections: one that sat idle is checked before use, one in steady use is not, and the app's
+pool keeps as many as a gunicorn worker's threads use at once."""
+import threading
+
 import pytest
-from sqlalchemy import create_engine, exc, text
+from sqlalchemy import create_engine, event, exc, text
 from sqlalchemy.pool import NullPool
 
 from app.db import check_connections_after_idle
+from app.extensions import db
 from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL, _normalise_pg_url
 
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="server-side disconnects: set ENCORE_TEST_DATABASE_URL to PostgreSQL")
@@ -54,3 +58,40 @@ def test_a_connection_in_steady_use_is_not_pinged():
         assert _backend_pid(engine) != first
     finally:
         engine.dispose()
+
+
+def test_eight_threads_reuse_the_app_s_pooled_connections(app):
+    """As in a gunicorn worker with 8 threads: once each thread has had a connection, busy rounds open no new
+    ones (SQLAlchemy's default pool of 5 closed the 6th to 8th when they came back and opened them again)."""
+    threads = 8
+    with app.app_context():
+        engine = db.engine
+    opened = []
+
+    def count_new_connection(_dbapi_connection, _record):
+        opened.append(1)
+
+    event.listen(engine, "connect", count_new_connection)
+    all_holding = threading.Barrier(threads)
+
+    def hold_a_connection():
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            all_holding.wait(timeout=10)  # all eight are checked out at the same moment
+
+    def busy_round():
+        workers = [threading.Thread(target=hold_a_connection) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
+    try:
+        busy_round()  # the pool fills up to eight
+        opened.clear()
+        for _ in range(3):
+            busy_round()
+        assert opened == []
+        assert engine.pool.checkedin() >= threads
+    finally:
+        event.remove(engine, "connect", count_new_connection)
