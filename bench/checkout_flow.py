@@ -8,7 +8,7 @@ checkout.session.completed event to /webhooks/stripe, and the run waits until th
 order. The clients speak HTTP/1.1 over raw keep-alive sockets rather than http.client, to keep the load
 generator's own CPU low: it shares the machine with the server. Prints paid orders/s (first request to last
 webhook answer), fulfilled orders/s (until the worker is done), p50/p95 per step, the CPU each part used per paid
-order in the timed run (gunicorn, the Celery worker, the PostgreSQL backends, the client threads; from /proc, so
+order in the timed run (gunicorn, the Celery worker, the PostgreSQL backends, those that exited, the client threads; from /proc, so
 it holds when others load the machine too, and gives the rate the machine could reach idle), and the target
 ratio: paid orders/s / 100 (target >= 1.0 on a 2-core machine). The servers' start-up (gunicorn and the Celery
 worker importing the app) is not timed.
@@ -442,8 +442,9 @@ def check_ledger(expected: int) -> list[str]:
 
 # ---------------------------------------------------------------- CPU per order (Linux /proc)
 
-def _process_table() -> dict[int, tuple[int, float]]:
-    """pid -> (parent pid, CPU seconds used so far) of every process, from /proc; empty where there is none."""
+def _process_table() -> dict[int, tuple[int, float, float]]:
+    """pid -> (parent pid, CPU seconds used so far, CPU seconds of its children that exited and were waited for)
+    of every process, from /proc; empty where there is none."""
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     table = {}
     for entry in Path("/proc").glob("[0-9]*"):
@@ -451,7 +452,8 @@ def _process_table() -> dict[int, tuple[int, float]]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # it exited meanwhile
-        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks,
+                                  (int(fields[13]) + int(fields[14])) / ticks)
     return table
 
 
@@ -459,7 +461,7 @@ def _tree(table: dict, root: int) -> set[int]:
     members, grew = {root}, True
     while grew:
         grew = False
-        for pid, (parent, _cpu) in table.items():
+        for pid, (parent, *_cpu) in table.items():
             if parent in members and pid not in members:
                 members.add(pid)
                 grew = True
@@ -468,18 +470,22 @@ def _tree(table: dict, root: int) -> set[int]:
 
 def cpu_snapshot(server: subprocess.Popen, worker: subprocess.Popen) -> dict[str, dict[int, float]]:
     """CPU seconds used so far by each part of the run: gunicorn and the Celery worker (with their children),
-    the PostgreSQL backends serving the bench database, and this process (the client threads)."""
+    the PostgreSQL backends serving the bench database, the backends that exited (a connection the app's pool
+    closed: their CPU is added to the postmaster's children's time, for every database of the server; with
+    bench/checkout_ab.py both runs see both runs' exited backends) and this process (the client threads)."""
     import psycopg
     from sqlalchemy.engine import make_url
 
-    table = _process_table()
     url = make_url(DATABASE_URL)
     with psycopg.connect(**{**admin_params(url), "dbname": url.database}) as conn:
         backends = {row[0] for row in conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (url.database,))}
+        table = _process_table()  # while this backend lives: its parent is the postmaster
+        postmaster = table[conn.info.backend_pid][0] if conn.info.backend_pid in table else None
     own = os.times()
     groups = {"gunicorn": _tree(table, server.pid), "celery": _tree(table, worker.pid), "postgres": backends}
     snapshot = {name: {pid: table[pid][1] for pid in pids if pid in table} for name, pids in groups.items()}
+    snapshot["postgres exited"] = {postmaster: table[postmaster][2]} if postmaster in table else {}
     snapshot["client"] = {os.getpid(): own.user + own.system}
     return snapshot
 
