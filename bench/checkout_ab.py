@@ -23,6 +23,7 @@ import argparse
 import math
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -47,14 +48,15 @@ def side_env(side: str) -> dict:
             "ENCORE_BENCH_BROKER_URL": f"{broker[0]}/{10 if side == 'a' else 11}"}
 
 
-def one_round(builds: dict[str, Path], pythons: dict[str, Path], duration: float,
+def one_round(builds: dict[str, Path], pythons: dict[str, Path], flow_args: dict[str, list[str]], duration: float,
               max_orders: int) -> dict[str, tuple[float, float, str]]:
     """Both builds' (paid orders/s, CPU ms per paid order, that CPU by part) over the same seconds."""
     start_at = time.time() + SETUP_SECONDS
     runs = {
         side: subprocess.Popen(
             [str(pythons[side]), str(ROOT / "bench" / "checkout_flow.py"), "--app-dir", str(build),
-             "--orders", str(max_orders), "--duration", str(duration), "--start-at", str(start_at)],
+             "--orders", str(max_orders), "--duration", str(duration), "--start-at", str(start_at),
+             *flow_args[side]],
             env=side_env(side), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for side, build in builds.items()
     }
@@ -79,6 +81,8 @@ def main() -> int:
     parser.add_argument("--python-a", type=Path, default=Path(sys.executable),
                         help="the Python of a virtualenv that runs build A's servers (default: this one)")
     parser.add_argument("--python-b", type=Path, default=Path(sys.executable), help="the same for build B")
+    parser.add_argument("--flow-args-a", default="", help='more checkout_flow.py options for side A, e.g. "--workers 3 --threads 6"')
+    parser.add_argument("--flow-args-b", default="", help="the same for side B")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=40.0, help="seconds both runs take orders")
     args = parser.parse_args()
@@ -89,12 +93,14 @@ def main() -> int:
     builds = {"a": args.a.resolve(), "b": args.b.resolve()}
     # not resolved: a virtualenv's python is a symlink to the interpreter it was made with
     pythons = {"a": args.python_a.absolute(), "b": args.python_b.absolute()}
-    print(f"checkout A/B: A = {builds['a']} on {pythons['a']}, B = {builds['b']} on {pythons['b']}, "
+    flow_args = {"a": shlex.split(args.flow_args_a), "b": shlex.split(args.flow_args_b)}
+    print(f"checkout A/B: A = {builds['a']} on {pythons['a']} {args.flow_args_a}, "
+          f"B = {builds['b']} on {pythons['b']} {args.flow_args_b}, "
           f"{args.rounds} rounds of {args.duration:.0f} s, "
           f"both at once on {os.cpu_count()} CPUs")
     ratios, cpu_ratios = [], []
     for n in range(1, args.rounds + 1):
-        sides = one_round(builds, pythons, args.duration, max_orders=100_000)
+        sides = one_round(builds, pythons, flow_args, args.duration, max_orders=100_000)
         (rate_a, cpu_a, parts_a), (rate_b, cpu_b, parts_b) = sides["a"], sides["b"]
         ratios.append(rate_b / rate_a)
         cpu_ratios.append(cpu_b / cpu_a)
