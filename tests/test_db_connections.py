@@ -10,7 +10,7 @@ from app.db import check_connections_after_idle
 from app.extensions import db
 from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL, _normalise_pg_url
 
-pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="server-side disconnects: set ENCORE_TEST_DATABASE_URL to PostgreSQL")
+pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="server-side disconnects and the PostgreSQL pool: set ENCORE_TEST_DATABASE_URL to PostgreSQL")
 
 
 def _engine(idle_seconds: float):
