@@ -283,8 +283,7 @@ def seed_demo(echo=click.echo) -> dict:
                 created_listings += 1
     _ensure_demo_files(storage)
     _ensure_demo_invitation(users["kai"])
-    orders = _ensure_demo_order(users["fan"])
-    orders += _ensure_demo_sales(users["fan"])
+    orders = _ensure_demo_purchases(users["fan"])
     return {"accounts": created_accounts, "listings": created_listings, "orders": orders}
 
 
@@ -336,15 +335,6 @@ def _ensure_demo_files(storage) -> None:
 
 #: the demo fan's paid order, so the order pages, a streamer's sales and the fan's library have something to show
 DEMO_ORDER_SLUGS = ("growing-a-fan-community", "cat-emotes-vol-1")
-
-
-def _ensure_demo_order(fan) -> int:
-    """Buy the demo fan's order through the real cart, checkout, payment and fulfilment rules, once."""
-    from marketplace.orders.models import Order
-
-    if db.session.scalar(select(Order.id).where(Order.buyer_id == fan.id).limit(1)) is not None:
-        return 0
-    return _buy(fan, DEMO_ORDER_SLUGS, utcnow())
 
 
 #: earlier sales, one every few days over the past weeks, so the earnings pages have a history to chart:
@@ -400,18 +390,25 @@ def _ship_demo_parcels(order, when) -> None:
                                     f"SF{order.id:04d}{line.id:06d}", when)
 
 
-def _ensure_demo_sales(fan) -> int:
-    """The demo's sales history (once: only while the fan has just the one demo order)."""
+def _ensure_demo_purchases(fan) -> int:
+    """The demo fan's sales history, oldest first, then today's order (DEMO_ORDER_SLUGS), each bought through the
+    real cart, checkout, payment and fulfilment rules, once: orders are listed newest first by id, as real ones are
+    placed. A database seeded before the history existed holds only today's order and gets the history alone."""
     from datetime import timedelta
 
     from sqlalchemy import func
 
     from marketplace.orders.models import Order
 
-    if db.session.scalar(select(func.count(Order.id)).where(Order.buyer_id == fan.id)) != 1:
+    existing = db.session.scalar(select(func.count(Order.id)).where(Order.buyer_id == fan.id))
+    if existing > 1:
         return 0
     now = utcnow()
-    return sum(_buy(fan, slugs, now - timedelta(days=days, hours=3)) for days, slugs in DEMO_SALES)
+    oldest_first = sorted(DEMO_SALES, key=lambda sale: sale[0], reverse=True)
+    bought = sum(_buy(fan, slugs, now - timedelta(days=days, hours=3)) for days, slugs in oldest_first)
+    if existing == 0:
+        bought += _buy(fan, DEMO_ORDER_SLUGS, now)
+    return bought
 
 
 def _login_table(created: list[str]) -> str:

@@ -185,7 +185,7 @@ def mark_shipped(user: User, line_ids, carrier, tracking_number, now: datetime) 
         line.shipped_by_id = user.id
         if line.fulfilled_at is None:
             line.fulfilled_at = now
-    orders.record_shipment(order, user, carrier, tracking_number)
+    orders.record_shipment(order, user, carrier, tracking_number, now)
     orders.complete_if_fulfilled(order, now, user)
     db.session.flush()
     return Shipment(order.id, order.number, order.status, tuple(line.id for line in chosen), carrier,

@@ -136,10 +136,13 @@ def new_order_number(now: datetime) -> str:
     return f"EN-{now:%y%m%d}-" + "".join(secrets.choice(NUMBER_ALPHABET) for _i in range(6))
 
 
-def _record(order: Order, to_status: str, actor=None, note: str | None = None, **params) -> None:
+def _record(order: Order, to_status: str, actor=None, note: str | None = None, at: datetime | None = None,
+            **params) -> None:
+    """A history row for the order; `at` is when the change happened (default: now)."""
     change = OrderStatusChange(
         from_status=order.status if order.id else None, to_status=to_status,
         actor_id=getattr(actor, "id", None), note=note, note_params=params or None,
+        **({"created_at": at} if at is not None else {}),
     )
     if order.id is None:
         order.status_changes.append(change)
@@ -150,8 +153,9 @@ def _record(order: Order, to_status: str, actor=None, note: str | None = None, *
             set_committed_value(order, "status_changes", [*order.status_changes, change])
 
 
-def _move(order: Order, to_status: str, actor=None, note: str | None = None, **params) -> None:
-    _record(order, to_status, actor, note, **params)
+def _move(order: Order, to_status: str, actor=None, note: str | None = None, at: datetime | None = None,
+          **params) -> None:
+    _record(order, to_status, actor, note, at, **params)
     order.status = to_status
 
 
@@ -164,11 +168,12 @@ _INSERT_HISTORY = DirectStatement(insert(_HISTORY).returning(_HISTORY.c.id))
 
 
 def insert_history(order_id: int, from_status: str | None, to_status: str, actor_id: int | None = None,
-                   note: str | None = None, **params) -> None:
+                   note: str | None = None, at: datetime | None = None, **params) -> None:
     """Write one history row directly (one INSERT, no unit of work). For code that changes an order without
     loading it as an ORM object; an Order whose `status_changes` are loaded does not see the new row until
-    it is expired or read again."""
-    _INSERT_HISTORY.run(db.session, {"order_id": order_id, **_history_row(from_status, to_status, actor_id, note, **params)})
+    it is expired or read again. `at` is when the change happened (default: now)."""
+    _INSERT_HISTORY.run(db.session, {"order_id": order_id,
+                                     **_history_row(from_status, to_status, actor_id, note, at, **params)})
 
 
 #: the history columns a change fills (order_id aside)
@@ -176,10 +181,10 @@ _HISTORY_COLUMNS = ("from_status", "to_status", "actor_id", "note", "note_params
 
 
 def _history_row(from_status: str | None, to_status: str, actor_id: int | None = None, note: str | None = None,
-                 **params) -> dict:
+                 at: datetime | None = None, **params) -> dict:
     """insert_history's arguments as the history row's columns (but order_id)."""
     return {"from_status": from_status, "to_status": to_status, "actor_id": actor_id, "note": note,
-            "note_params": params or None, "created_at": utcnow()}
+            "note_params": params or None, "created_at": at or utcnow()}
 
 
 def _prefixed(prefix: str, row: dict, columns: tuple[str, ...]) -> dict:
@@ -436,7 +441,7 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
     priced = discount_services.price_lines(lines, code or None, buyer, now, uses_total, uses_by_buyer)
     address, shipping = _shipping(summary, priced, currency, shipping_address)
 
-    created = utcnow()
+    created = now  # the order's date is the one its number and its payment window start from
     values = dict(
         buyer_id=buyer.id, status=OrderStatus.PENDING_PAYMENT, currency=currency,
         subtotal=priced.subtotal.amount, discount=priced.discount.amount,
@@ -454,7 +459,7 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
              shipping=line_shipping)
         for view, line, line_shipping in zip(summary.lines, priced.lines, shipping.per_line)
     ]
-    history = _history_row(None, OrderStatus.PENDING_PAYMENT, buyer.id, HistoryNote.CHECKOUT)
+    history = _history_row(None, OrderStatus.PENDING_PAYMENT, buyer.id, HistoryNote.CHECKOUT, now)
     in_one_statement = len(line_values) == 1 and db.session.get_bind().dialect.name == "postgresql"
     if in_one_statement:
         # most orders: the order, its line and its history in one statement, which empties the cart too
@@ -777,7 +782,7 @@ def _set_paid(order: Order | LockedOrder, payment_reference: str | None, now: da
     if attention is not None:  # flagged for an operator: a late payment, or goods sold out meanwhile
         changes.update(needs_attention=True, attention_note=attention)
     written = _write_order(order, changes, history=dict(from_status=order.status, to_status=OrderStatus.PAID,
-                                                        note=attention), event=event, ledger=sale)
+                                                        note=attention, at=now), event=event, ledger=sale)
     if not written.ledger_posted:  # SQLite, a party's first sale (its account is created), or posted before
         ledger.post_prepared(sale)
     return written.in_one_statement and event[0] is not None
@@ -1116,9 +1121,9 @@ def _expire_loaded(order: LockedOrder) -> None:
             db.session.expire(loaded_line, ["fulfilled_at"])
 
 
-def record_shipment(order: Order, actor, carrier: str, tracking_number: str) -> None:
-    """A parcel of the (locked) order left: noted in its history, which the buyer reads."""
-    _record(order, order.status, actor, HistoryNote.SHIPPED, carrier=carrier, tracking_number=tracking_number)
+def record_shipment(order: Order, actor, carrier: str, tracking_number: str, at: datetime | None = None) -> None:
+    """A parcel of the (locked) order left (at `at`, default now): noted in its history, which the buyer reads."""
+    _record(order, order.status, actor, HistoryNote.SHIPPED, at, carrier=carrier, tracking_number=tracking_number)
 
 
 def complete_if_fulfilled(order: Order | LockedOrder, now: datetime, actor=None, claiming: tuple[int, ...] = (),
@@ -1134,11 +1139,12 @@ def complete_if_fulfilled(order: Order | LockedOrder, now: datetime, actor=None,
         return False
     if isinstance(order, Order):
         order.fulfilled_at = now
-        _move(order, OrderStatus.FULFILLED, actor, HistoryNote.FULFILLED)
+        _move(order, OrderStatus.FULFILLED, actor, HistoryNote.FULFILLED, now)
     else:
         written = _write_order(order, {"status": OrderStatus.FULFILLED, "fulfilled_at": now, "updated_at": utcnow()},
                                history=dict(from_status=order.status, to_status=OrderStatus.FULFILLED,
-                                            actor_id=getattr(actor, "id", None), note=HistoryNote.FULFILLED),
+                                            actor_id=getattr(actor, "id", None), note=HistoryNote.FULFILLED,
+                                            at=now),
                                claim=claiming, grant=granting, email_key=email_key)
         order.fulfilled_at = now
         if written.in_one_statement:
