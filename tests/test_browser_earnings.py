@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
-from app.accounts.models import BrandMembership
+from app.accounts.models import BrandMembership, User
 from app.db import utcnow
 from app.extensions import db
 from marketplace.royalties import ledger
@@ -66,6 +67,10 @@ def fits(page) -> None:
     assert horizontal_overflow(page) == 0, overflowing_elements(page)
 
 
+#: whether an element's text fits on one line of its own line height (no digits broken onto a second line)
+ONE_LINE = "e => e.getBoundingClientRect().height < 1.5 * parseFloat(getComputedStyle(e).lineHeight)"
+
+
 def visible_chart(page):
     """The one chart of the two drawn that CSS shows at this width."""
     charts = page.locator(".earnings-chart svg.bar-chart")
@@ -121,9 +126,14 @@ def test_a_streamer_reads_earnings_on_a_desktop_in_english(browser, live_server,
         context.close()
 
 
-@pytest.mark.parametrize(("viewport", "locale"), [(PHONE, "zh_CN"), (DESKTOP, "en")])
+@pytest.mark.parametrize(("viewport", "locale"), [(PHONE, "zh_CN"), (PHONE, "en"), (DESKTOP, "en")])
 def test_an_operator_reads_the_ledger_check(browser, live_server, make, earnings_history, screenshots, viewport,
                                             locale):
+    streamer_id = db.session.scalar(select(User.id).where(User.email == "mia@example.com"))
+    big_sale = 12_345_678  # a balance of six figures still reads on one line in a half-width card
+    ledger.post("big-sale", "sale", "CNY", [Posting(ledger.payable("CNY", streamer_id), big_sale),
+                                            Posting(ledger.gateway_clearing("CNY"), -big_sale)], utcnow())
+    db.session.commit()
     context, page = new_page(browser, viewport)
     try:
         log_in(page, live_server, "op@example.com", make.PASSWORD)
@@ -131,6 +141,10 @@ def test_an_operator_reads_the_ledger_check(browser, live_server, make, earnings
         page.goto(f"{live_server}/operator/ledger")
         assert page.locator(".ledger-status.ok").is_visible()
         assert page.locator("#currency-CNY .money-card").count() == 4
+        liabilities = page.locator("#currency-CNY .money-card.liabilities .amount")
+        assert "12" in liabilities.inner_text().split(",")[0]  # six figures: ¥12x,xxx.xx
+        for amount in page.locator("#currency-CNY .money-card .amount").all():
+            assert amount.evaluate(ONE_LINE), amount.inner_text()
         assert visible_chart(page).locator("g.bar").count() == 12
         page.screenshot(path=str(screenshots / f"ledger-{viewport['width']}-{locale}.png"), full_page=True)
         fits(page)
