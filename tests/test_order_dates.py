@@ -66,6 +66,21 @@ def test_a_digital_order_is_dated_when_placed_paid_and_fulfilled(make):
                                   ("fulfilled", "fulfilled", FULFILLED)]
 
 
+def test_the_library_says_a_download_was_bought_when_it_was_paid(app, make):
+    fan = make.user()
+    order = _place(fan, make.listing(make.streamer(), status="published", kind="course", title="Night lights"))
+    _pay(order.id)
+    orders.fulfil_order(order.id, FULFILLED + timedelta(days=3))  # a late delivery: the purchase was still on the 3rd
+    db.session.commit()
+    client = app.test_client()
+    client.post("/login", data={"email": fan.email, "password": make.PASSWORD})
+
+    page = client.get("/library", headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+    assert "Night lights" in page
+    assert re.search(r'class="library-bought">Bought Oct 3, 2026<', page), page
+
+
 def test_a_parcel_is_dated_when_its_streamer_shipped_it(make):
     fan, streamer = make.user(), make.streamer()
     listing = merch_listing(make, streamer)
