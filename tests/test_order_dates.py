@@ -66,6 +66,16 @@ def test_a_digital_order_is_dated_when_placed_paid_and_fulfilled(make):
                                   ("fulfilled", "fulfilled", FULFILLED)]
 
 
+def test_a_payment_of_the_wrong_amount_is_noted_when_it_arrived(make):
+    order = _place(make.user(), make.listing(make.streamer(), status="published", kind="course"))
+    locked = orders.lock_order(order.id)
+    assert orders.mark_paid(locked, locked.payment_reference, locked.total - 1, "CNY", PAID).outcome == "amount_mismatch"
+    db.session.commit()
+
+    assert _history(order.id) == [("pending_payment", "checkout", PLACED),
+                                  ("pending_payment", "amount_mismatch", PAID)]
+
+
 def test_the_library_says_a_download_was_bought_when_it_was_paid(app, make):
     fan = make.user()
     order = _place(fan, make.listing(make.streamer(), status="published", kind="course", title="Night lights"))

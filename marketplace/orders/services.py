@@ -679,10 +679,10 @@ def mark_paid(order: Order | LockedOrder, payment_reference: str | None, amount:
         _write_order(order, {"needs_attention": True, "attention_note": HistoryNote.AMOUNT_MISMATCH,
                              "updated_at": utcnow()})
         if (currency or "").upper() == order.currency:
-            insert_history(order.id, order.status, order.status, None, HistoryNote.AMOUNT_MISMATCH,
+            insert_history(order.id, order.status, order.status, None, HistoryNote.AMOUNT_MISMATCH, now,
                            expected=order.total, got=amount, currency=order.currency)
         else:
-            insert_history(order.id, order.status, order.status, None, HistoryNote.AMOUNT_MISMATCH,
+            insert_history(order.id, order.status, order.status, None, HistoryNote.AMOUNT_MISMATCH, now,
                            expected=str(Money(order.total, order.currency)),
                            got=f"{amount} {(currency or '').upper()}")
         return PaymentOutcome("amount_mismatch", order)
