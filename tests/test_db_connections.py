@@ -73,11 +73,16 @@ def test_eight_threads_reuse_the_app_s_pooled_connections(app):
 
     event.listen(engine, "connect", count_new_connection)
     all_holding = threading.Barrier(threads)
+    held, failures = [], []
 
     def hold_a_connection():
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-            all_holding.wait(timeout=10)  # all eight are checked out at the same moment
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+                all_holding.wait(timeout=10)  # all eight are checked out at the same moment
+                held.append(1)
+        except Exception as exc:  # a thread's error would otherwise vanish and leave `opened` empty
+            failures.append(exc)
 
     def busy_round():
         workers = [threading.Thread(target=hold_a_connection) for _ in range(threads)]
@@ -91,6 +96,7 @@ def test_eight_threads_reuse_the_app_s_pooled_connections(app):
         opened.clear()
         for _ in range(3):
             busy_round()
+        assert failures == [] and len(held) == 4 * threads
         assert opened == []
         assert engine.pool.checkedin() >= threads
     finally:
