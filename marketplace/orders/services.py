@@ -441,14 +441,13 @@ def place_order(buyer, currency, coupon_code: str | None, now: datetime, gateway
     priced = discount_services.price_lines(lines, code or None, buyer, now, uses_total, uses_by_buyer)
     address, shipping = _shipping(summary, priced, currency, shipping_address)
 
-    created = now  # the order's date is the one its number and its payment window start from
     values = dict(
         buyer_id=buyer.id, status=OrderStatus.PENDING_PAYMENT, currency=currency,
         subtotal=priced.subtotal.amount, discount=priced.discount.amount,
         total=priced.total.amount + shipping.total, refunded_amount=0, shipping_total=shipping.total,
         coupon_id=coupon.id if coupon else None, coupon_code=coupon.code if coupon else None,
         locale=locale, gateway=gateway_name, expires_at=now + payment_window, needs_attention=False,
-        created_at=created, updated_at=created,
+        created_at=now, updated_at=now,  # the order's date: its number and payment window start from it too
     )
     if address is not None:  # left out otherwise: SQL NULL, not a JSON null
         values["shipping_address"] = address
